@@ -1,0 +1,82 @@
+# «With Sense» — every target sets up what it needs, idempotently.
+#   make report    the main job: data, models, every notebook executed into results/
+#   make test      the whole suite: Go tests, then every notebook executed with cell checks
+#   make notebook  Jupyter on notebooks/ with the GoNB kernel
+#   make bench     Go benchmarks (encoders, training, search) with ratios to ONNX Runtime
+SHELL := /bin/bash
+export GOTOOLCHAIN := go1.27.3
+export GOEXPERIMENT := simd
+# The Go backend is the default; set GOMLX_BACKEND=xla:cpu (or xla:cuda) where XLA is installed.
+export GOMLX_BACKEND ?= go
+# Never download an XLA plugin: build without it unless the caller asks for it.
+export GOTAGS ?= noxla
+ROOT := $(CURDIR)
+BIN := $(ROOT)/bin
+export PATH := $(BIN):$(PATH)
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# Seconds a notebook cell may run before nbconvert gives up.
+CELL_TIMEOUT ?= 1800
+
+.PHONY: all setup apt kernel data models models-onnx test test-go test-notebooks report notebook bench clean
+
+all: test
+
+setup: apt kernel data models
+
+# Debian packages: Jupyter and nbconvert run the notebooks headless.
+apt:
+	@if ! command -v jupyter-nbconvert >/dev/null || ! command -v jupyter-notebook >/dev/null; then \
+		echo "installing Jupyter from Debian packages..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			jupyter-notebook jupyter-nbconvert python3-ipykernel >/dev/null; \
+	fi
+
+# The command-line tool, GoNB and the tools GoNB calls, all at the versions pinned in go.mod.
+$(BIN)/withsense: go.mod go.sum $(shell find cmd lib -name '*.go' -not -name '*_test.go')
+	go build -tags $(GOTAGS) -o $(BIN)/withsense ./cmd/withsense
+
+$(BIN)/gonb $(BIN)/goimports $(BIN)/gopls &: go.mod go.sum
+	go build -o $(BIN)/ github.com/janpfeifer/gonb golang.org/x/tools/cmd/goimports golang.org/x/tools/gopls
+
+# The GoNB Jupyter kernel, with this project's toolchain settings in its environment.
+kernel: apt $(BIN)/gonb $(BIN)/goimports $(BIN)/gopls $(BIN)/withsense
+	@$(BIN)/withsense kernel --check >/dev/null 2>&1 || { \
+		$(BIN)/gonb --install --logtostderr=false >/dev/null && $(BIN)/withsense kernel; }
+
+data: $(BIN)/withsense
+	$(BIN)/withsense data
+
+models: $(BIN)/withsense
+	$(BIN)/withsense models
+
+# The real ResNet50 and all-MiniLM-L6-v2 ONNX files: needs a machine with internet.
+models-onnx: $(BIN)/withsense
+	$(BIN)/withsense models -onnx
+
+test: setup test-go test-notebooks
+
+test-go:
+	go vet -tags $(GOTAGS) ./...
+	go test -tags $(GOTAGS) -timeout 45m ./...
+
+# Executes every notebook headless into a scratch folder; a failed cell fails the target.
+test-notebooks: kernel
+	@set -e; out=$$(mktemp -d); for nb in $(NOTEBOOKS); do \
+		echo "executing $$nb"; \
+		WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -check -out $$out $$nb; \
+	done; rm -rf $$out
+
+report: setup
+	@set -e; for nb in $(NOTEBOOKS); do \
+		echo "executing $$nb -> results/"; \
+		WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -out $(ROOT)/results $$nb; \
+	done
+
+notebook: setup
+	cd notebooks && WITH_SENSE_ROOT=$(ROOT) jupyter notebook --allow-root
+
+bench: setup
+	go test -tags $(GOTAGS) -run '^$$' -bench . -benchtime 3x ./lib/...
+
+clean:
+	rm -rf $(BIN) data/cache
