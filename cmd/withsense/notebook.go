@@ -122,7 +122,7 @@ func runNotebook(args []string) error {
 	defer os.RemoveAll(scratch)
 	executed := filepath.Join(scratch, name+".ipynb")
 	cmd := exec.Command("jupyter", "nbconvert", "--to", "notebook", "--execute",
-		"--ExecutePreprocessor.kernel_name=gonb",
+		"--allow-errors", "--ExecutePreprocessor.kernel_name=gonb",
 		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", *timeout),
 		"--output-dir", scratch, "--output", name, nb)
 	cmd.Dir = filepath.Dir(nb) // GoNB takes the notebook's folder as $GONB_DIR

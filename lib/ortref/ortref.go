@@ -8,11 +8,13 @@ package ortref
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
+	"testing"
 
 	"github.com/gomlx/compute-onnx/support/protos"
 	ort "github.com/yalue/onnxruntime_go"
@@ -246,6 +248,10 @@ const (
 	InceptionV3Graph = "inception-v3-random.onnx"
 )
 
+// RequireGraphsEnv names the environment variable that turns a missing test graph from a
+// skipped test into a failed one (CI sets it after generating the graphs).
+const RequireGraphsEnv = "WITH_SENSE_REQUIRE_TESTGRAPHS"
+
 // TestGraph returns the path of one of the random-weight test graphs, or an error that
 // says how to generate it when it is missing.
 func TestGraph(name string) (string, error) {
@@ -255,4 +261,42 @@ func TestGraph(name string) (string, error) {
 			"(needs `apt-get install -y python3-torch python3-torchvision python3-onnx`)", path)
 	}
 	return path, nil
+}
+
+// Graph is TestGraph for tests and benchmarks: a missing graph skips tb, or fails it when
+// $WITH_SENSE_REQUIRE_TESTGRAPHS is set.
+func Graph(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := TestGraph(name)
+	if err != nil {
+		if os.Getenv(RequireGraphsEnv) != "" {
+			tb.Fatal(err)
+		}
+		tb.Skip(err)
+	}
+	return path
+}
+
+// RelErr compares got with the reference want: maxRel is the largest absolute difference
+// divided by the largest absolute reference value, l2Rel is ‖got−want‖₂/‖want‖₂. Slices of
+// different lengths give +Inf.
+func RelErr(got, want []float32) (maxRel, l2Rel float64) {
+	if len(got) != len(want) {
+		return math.Inf(1), math.Inf(1)
+	}
+	var maxDiff, maxRef, sumDiff2, sumRef2 float64
+	for i := range want {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if math.IsNaN(d) {
+			return math.NaN(), math.NaN()
+		}
+		r := math.Abs(float64(want[i]))
+		maxDiff, maxRef = max(maxDiff, d), max(maxRef, r)
+		sumDiff2 += d * d
+		sumRef2 += r * r
+	}
+	if maxRef == 0 {
+		return maxDiff, math.Sqrt(sumDiff2)
+	}
+	return maxDiff / maxRef, math.Sqrt(sumDiff2 / sumRef2)
 }

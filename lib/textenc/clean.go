@@ -53,7 +53,7 @@ func Clean(s string) string {
 		switch r {
 		case '\'':
 			// Possessive: 's followed by the end of the word.
-			if i+1 < len(rs) && rs[i+1] == 's' && !isWord(i+2) && rs[min(i+2, len(rs)-1)] != '\'' {
+			if i+1 < len(rs) && rs[i+1] == 's' && !isWord(i+2) {
 				i++
 			}
 			continue

@@ -1,0 +1,42 @@
+// Package notebook holds the few display helpers the GoNB notebooks share, so their cells
+// stay one-line calls: show a chart, a table, a paragraph, or stop the cell on an error.
+// Outside a notebook (tests, command line) the display functions print nothing.
+package notebook
+
+import (
+	"fmt"
+
+	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/withsense/withsense/lib/gallery"
+)
+
+// Must returns v, or stops the cell with err's message (a notebook cell has nothing
+// better to do with an error than show it).
+func Must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Check stops the cell with err's message if err is not nil.
+func Check(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// SVG shows a chart from the charts package.
+func SVG(svg string, err error) {
+	Check(err)
+	gonbui.DisplaySVG(svg)
+}
+
+// HTML shows raw HTML (a gallery, a table).
+func HTML(html string) { gonbui.DisplayHTML(html) }
+
+// Markdown shows formatted text; args format it like fmt.Sprintf.
+func Markdown(format string, args ...any) { gonbui.DisplayMarkdown(fmt.Sprintf(format, args...)) }
+
+// Table shows a header and rows.
+func Table(header []string, rows [][]string) { HTML(gallery.Table(header, rows)) }
