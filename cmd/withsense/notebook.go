@@ -126,6 +126,10 @@ func runNotebook(args []string) error {
 		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", *timeout),
 		"--output-dir", scratch, "--output", name, nb)
 	cmd.Dir = filepath.Dir(nb) // GoNB takes the notebook's folder as $GONB_DIR
+	cmd.Env = os.Environ()
+	if *check { // a check leaves the committed results alone
+		cmd.Env = append(cmd.Env, project.ResultsEnv+"="+scratch)
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	runErr := cmd.Run()
 	if failed, err := failedCells(executed); err == nil && len(failed) > 0 {

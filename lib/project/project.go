@@ -96,5 +96,14 @@ func Path(elem ...string) string {
 // committed reports.
 func DataDir() string    { return Path("data") }
 func ModelsDir() string  { return Path("models") }
-func ResultsDir() string { return Path("results") }
+func ResultsDir() string {
+	if dir := os.Getenv(ResultsEnv); dir != "" {
+		return dir
+	}
+	return Path("results")
+}
+
+// ResultsEnv redirects ResultsDir, so test runs of the notebooks leave the committed
+// reports alone.
+const ResultsEnv = "WITH_SENSE_RESULTS"
 func CacheDir() string   { return Path("data", "cache") }
