@@ -1,0 +1,135 @@
+// Package search answers a photographer's description with the photos that match it best:
+// the query is checked and cleaned, blocked if it is about children (see Blocked), scored
+// against every photo of an index by a Scorer, and the top k photos are returned, never
+// including photos that the NSFW guard hides.
+package search
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxQueryRunes is the longest query accepted; a description is a sentence, and a longer
+// text is far more likely a paste by mistake than a search.
+const MaxQueryRunes = 1000
+
+// ErrEmptyQuery is returned for a query with no letter or digit.
+var ErrEmptyQuery = errors.New("empty query: type a description of the scene, e.g. \"two dogs running through shallow water\"")
+
+// Scorer scores every photo of an index for one query: higher is a better match. The
+// returned slice has one score per photo, in index order.
+type Scorer interface {
+	Name() string
+	Score(query string) ([]float32, error)
+}
+
+// Result is one photo of an answer.
+type Result struct {
+	Rank  int     `json:"rank"`
+	Path  string  `json:"path"`
+	Score float32 `json:"score"`
+}
+
+// Answer is what a search returns. A blocked query has no results and carries the Notice.
+type Answer struct {
+	Query   string   `json:"query"`
+	Scorer  string   `json:"scorer"`
+	Blocked bool     `json:"blocked"`
+	Notice  string   `json:"notice,omitempty"`
+	Word    string   `json:"blocked_word,omitempty"`
+	Hidden  int      `json:"hidden_by_guard"`
+	Results []Result `json:"results"`
+}
+
+// Searcher ranks the photos of one index with one scorer.
+type Searcher struct {
+	Paths  []string // the photos, in the order the scorer scores them
+	Hidden []bool   // photos the NSFW guard hides (nil: none)
+	Scorer Scorer
+}
+
+// CheckQuery returns the query with control characters replaced by spaces and outer
+// white space trimmed, or an error for an empty, too long or invalid query.
+func CheckQuery(q string) (string, error) {
+	if !utf8.ValidString(q) {
+		return "", fmt.Errorf("query is not valid UTF-8 text")
+	}
+	if n := utf8.RuneCountInString(q); n > MaxQueryRunes {
+		return "", fmt.Errorf("query is %d characters long; the limit is %d", n, MaxQueryRunes)
+	}
+	q = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, q)
+	q = strings.Join(strings.Fields(q), " ")
+	if !strings.ContainsFunc(q, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+		return "", ErrEmptyQuery
+	}
+	return q, nil
+}
+
+// Search returns the k best photos for the query (all of them if k exceeds the index).
+func (s *Searcher) Search(query string, k int) (Answer, error) {
+	if k < 1 {
+		return Answer{}, fmt.Errorf("k = %d: ask for at least one photo", k)
+	}
+	q, err := CheckQuery(query)
+	if err != nil {
+		return Answer{}, err
+	}
+	ans := Answer{Query: q, Scorer: s.Scorer.Name(), Results: []Result{}}
+	if blocked, word := Blocked(q); blocked {
+		ans.Blocked, ans.Notice, ans.Word = true, Notice, word
+		return ans, nil
+	}
+	scores, err := s.Scorer.Score(q)
+	if err != nil {
+		return Answer{}, err
+	}
+	if len(scores) != len(s.Paths) {
+		return Answer{}, fmt.Errorf("scorer %s gave %d scores for %d photos", s.Scorer.Name(), len(scores), len(s.Paths))
+	}
+	order := make([]int, 0, len(scores))
+	for i, v := range scores {
+		if s.Hidden != nil && s.Hidden[i] {
+			ans.Hidden++
+			continue
+		}
+		if math.IsNaN(float64(v)) {
+			return Answer{}, fmt.Errorf("scorer %s gave NaN for %s", s.Scorer.Name(), s.Paths[i])
+		}
+		order = append(order, i)
+	}
+	top := TopK(scores, order, k)
+	for r, i := range top {
+		ans.Results = append(ans.Results, Result{Rank: r + 1, Path: s.Paths[i], Score: scores[i]})
+	}
+	return ans, nil
+}
+
+// TopK returns the k candidates with the highest scores, best first; ties keep index order.
+func TopK(scores []float32, candidates []int, k int) []int {
+	c := slices.Clone(candidates)
+	slices.SortStableFunc(c, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+	return c[:min(k, len(c))]
+}
+
+// RankOf returns the 1-based rank of photo target among the candidates by score (ties
+// counted pessimistically: a photo tied with the target ranks before it).
+func RankOf(scores []float32, target int) int {
+	rank := 1
+	for i, v := range scores {
+		if i != target && v >= scores[target] {
+			rank++
+		}
+	}
+	return rank
+}

@@ -1,0 +1,103 @@
+package search
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// wordScorer scores a photo by how many query words its name contains: a transparent
+// scorer for testing the search mechanics.
+type wordScorer struct{ names []string }
+
+func (w wordScorer) Name() string { return "words" }
+func (w wordScorer) Score(q string) ([]float32, error) {
+	out := make([]float32, len(w.names))
+	for i, n := range w.names {
+		for _, word := range strings.Fields(strings.ToLower(q)) {
+			if strings.Contains(n, word) {
+				out[i]++
+			}
+		}
+	}
+	return out, nil
+}
+
+func searcher() *Searcher {
+	names := []string{"dog_water.jpg", "dog_grass.jpg", "cat_sofa.jpg", "dog_water_run.jpg"}
+	return &Searcher{Paths: names, Scorer: wordScorer{names}}
+}
+
+func TestSearchRanks(t *testing.T) {
+	s := searcher()
+	ans, err := s.Search("dog water run", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range ans.Results {
+		got = append(got, fmt.Sprintf("%d:%s:%g", r.Rank, r.Path, r.Score))
+	}
+	want := "1:dog_water_run.jpg:3 2:dog_water.jpg:2 3:dog_grass.jpg:1"
+	if strings.Join(got, " ") != want {
+		t.Errorf("results %v, want %s", got, want)
+	}
+	// k larger than the index returns every photo.
+	ans, _ = s.Search("dog", 50)
+	if len(ans.Results) != 4 {
+		t.Errorf("k=50 over 4 photos: %d results", len(ans.Results))
+	}
+	// Hidden photos are never returned, and counted.
+	s.Hidden = []bool{false, false, false, true}
+	ans, _ = s.Search("dog water run", 10)
+	if len(ans.Results) != 3 || ans.Results[0].Path != "dog_water.jpg" || ans.Hidden != 1 {
+		t.Errorf("with a hidden photo: %+v", ans)
+	}
+}
+
+func TestSearchBlocksChildren(t *testing.T) {
+	ans, err := searcher().Search("a boy and his dog in the water", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ans.Blocked || ans.Notice != Notice || len(ans.Results) != 0 || ans.Word != "boy" {
+		t.Errorf("blocked query answered %+v", ans)
+	}
+}
+
+func TestBadQueries(t *testing.T) {
+	s := searcher()
+	for _, tc := range []struct{ q, want string }{
+		{"", ErrEmptyQuery.Error()},
+		{" \t\n ", ErrEmptyQuery.Error()},
+		{"?!...", ErrEmptyQuery.Error()},
+		{strings.Repeat("dog ", 2500), "query is 10000 characters long; the limit is 1000"},
+		{"dog\xff", "query is not valid UTF-8 text"},
+	} {
+		_, err := s.Search(tc.q, 5)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Search(%.20q): %v, want %q", tc.q, err, tc.want)
+		}
+	}
+	if _, err := s.Search("dog", 0); err == nil {
+		t.Error("k = 0 accepted")
+	}
+	// Control characters become spaces.
+	ans, err := s.Search("dog\x00water\x07", 1)
+	if err != nil || ans.Query != "dog water" || ans.Results[0].Path != "dog_water.jpg" {
+		t.Errorf("control characters: %+v %v", ans, err)
+	}
+	if !errors.Is(func() error { _, err := s.Search("", 1); return err }(), ErrEmptyQuery) {
+		t.Error("empty query error is not ErrEmptyQuery")
+	}
+}
+
+func TestRankOf(t *testing.T) {
+	if r := RankOf([]float32{0.1, 0.9, 0.5, 0.9}, 2); r != 3 {
+		t.Errorf("rank %d, want 3", r)
+	}
+	if r := RankOf([]float32{0.1, 0.9, 0.5, 0.9}, 1); r != 2 {
+		t.Errorf("tied rank %d, want 2 (pessimistic)", r)
+	}
+}
