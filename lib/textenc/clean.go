@@ -15,7 +15,8 @@ import (
 //     "Café" → "Cafe", "ﬁ" → "fi", full-width letters → ASCII;
 //  2. lower-case;
 //  3. a possessive "'s" ending a word is dropped, written "dog's" or, as Flickr8k's
-//     tokenised captions do, "dog 's" (both → "dog"); any other apostrophe (' ’ ‘ `) is
+//     tokenised captions do, "dog 's" (both → "dog"; it ends the word, so "ant's-eye" →
+//     "ant eye"); any other apostrophe (' ’ ‘ ` ʼ ′) is
 //     deleted, joining its neighbours ("don't" → "dont", as GloVe spells it);
 //  4. a hyphen between two letters or digits stays ("t-shirt", "4-wheeler"); every other
 //     punctuation or symbol character (Unicode P* and S*, so also Flickr's trailing " .")
@@ -47,20 +48,23 @@ func Clean(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(rs))
-	space := true // the last rune written was a space (or nothing was written yet)
+	space := true   // the last rune written was a space (or nothing was written yet)
+	letter := false // the last rune written was a letter or digit
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
 		switch r {
 		case '\'':
-			// Possessive: 's followed by the end of the word.
+			// Possessive: 's followed by the end of the word; it ends the word.
 			if i+1 < len(rs) && rs[i+1] == 's' && !isWord(i+2) {
 				i++
+				r = ' '
+				break
 			}
 			continue
 		case '-':
-			if isWord(i-1) && isWord(i+1) {
+			if letter && isWord(i+1) {
 				b.WriteByte('-')
-				space = false
+				space, letter = false, false
 				continue
 			}
 			r = ' '
@@ -68,12 +72,12 @@ func Clean(s string) string {
 		if r == ' ' {
 			if !space {
 				b.WriteByte(' ')
-				space = true
+				space, letter = true, false
 			}
 			continue
 		}
 		b.WriteRune(r)
-		space = false
+		space, letter = false, true
 	}
 	return strings.TrimSuffix(b.String(), " ")
 }

@@ -12,6 +12,7 @@ func TestClean(t *testing.T) {
 		{"A dog 's ball", "a dog ball"},
 		{"The dog's ball and the dogs' toys", "the dog ball and the dogs toys"},
 		{"Don't stop, it’s O'Neil!", "dont stop it oneil"},
+		{"An ant 's-eye-view, the ant's-eye-view", "an ant eye-view the ant eye-view"},
 		{"A man in a T-shirt and a 4-wheeler", "a man in a t-shirt and a 4-wheeler"},
 		{"dash - here -- and -there- end-", "dash here and there end"},
 		{"Café NAÏVE ﬁne Ｆｕｌｌ", "cafe naive fine full"},

@@ -46,9 +46,16 @@ func (e *NoWordsError) Error() string {
 	if len(e.Words) == 0 {
 		return fmt.Sprintf("text %d %q: no words after Clean (empty, or only punctuation and symbols): %v", e.Index, text, ErrNoWords)
 	}
-	words := e.Words
-	if len(words) > 8 {
-		words = append(words[:8:8], "…")
+	var words []string
+	for i, w := range e.Words {
+		if i == 8 {
+			words = append(words, "…")
+			break
+		}
+		if r := []rune(w); len(r) > 30 {
+			w = string(r[:30]) + "…"
+		}
+		words = append(words, w)
 	}
 	return fmt.Sprintf("text %d %q: %v (words after Clean: %s)", e.Index, text, ErrNoWords, strings.Join(words, " "))
 }
@@ -394,4 +401,14 @@ func (e *GloVeEncoder) embed64(s string) ([]float64, Coverage, error) {
 		}
 	}
 	return sum, cov, nil
+}
+
+// CoverageOf returns the word coverage of texts, without adding them to Coverage.
+func (e *GloVeEncoder) CoverageOf(texts []string) Coverage {
+	var c Coverage
+	for _, s := range texts {
+		_, ci, _ := e.embed64(s)
+		c.add(ci)
+	}
+	return c
 }
