@@ -78,6 +78,9 @@ def calibrate_batchnorm(model, shape, batches=4):
             if isinstance(m, nn.BatchNorm2d):
                 m.weight.copy_(1 + 0.1 * torch.randn_like(m.weight))
                 m.bias.copy_(0.1 * torch.randn_like(m.bias))
+                # Back to the default: exported as ONNX momentum 0.9, the value the zoo
+                # model has and the only one onnx-gomlx v0.5.5 accepts (it is unused at inference).
+                m.momentum = 0.1
     model.eval()
 
 

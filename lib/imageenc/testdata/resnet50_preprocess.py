@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""resnet50_preprocess.py writes the fixtures of resnet50_preprocess_test.go: synthetic
-images (PNG) and torchvision's ImageNet preprocessing of them, computed independently of
-the Go code: ToTensor, Resize(256, antialias=True) on the float tensor, CenterCrop(224),
-Normalize(ImageNet mean, std). The expected tensors are stored subsampled (every 8th row
+"""resnet50_preprocess.py writes fixtures of resnet50_test.go: synthetic images (PNG) and
+torchvision's standard ImageNet evaluation transform of them (the preprocessing of the
+model zoo's ResNet50), computed independently of the Go code: Resize(256) and
+CenterCrop(224) on the PIL image, ToTensor, Normalize(ImageNet mean, std). The expected tensors are stored subsampled (every 8th row
 and column) with the per-channel means of the full 224x224 planes.
 
 Needs Debian's python3-torch, python3-torchvision, python3-pil, python3-numpy.
@@ -40,15 +40,15 @@ def main():
         "resnet50_grey.png": synthetic(260, 260, 3).convert("L"),  # grey PNG, square
     }
     tf = T.Compose([
-        T.ToTensor(),
-        T.Resize(256, antialias=True),
+        T.Resize(256),
         T.CenterCrop(224),
+        T.ToTensor(),
         T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
     ])
     expected = {"step": STEP, "images": {}}
     for name, img in cases.items():
         img.save(os.path.join(HERE, name), optimize=True)
-        x = tf(Image.open(os.path.join(HERE, name)).convert("RGB").convert("RGB"))
+        x = tf(Image.open(os.path.join(HERE, name)).convert("RGB"))
         assert tuple(x.shape) == (3, 224, 224), x.shape
         expected["images"][name] = {
             "mean": [float(v) for v in x.mean(dim=(1, 2))],
