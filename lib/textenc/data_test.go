@@ -1,6 +1,7 @@
 package textenc
 
 import (
+	"github.com/withsense/withsense/lib/progress"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,3 +81,8 @@ func TestReadBadFiles(t *testing.T) {
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestMain(m *testing.M) {
+	progress.Quiet = true
+	os.Exit(m.Run())
+}
