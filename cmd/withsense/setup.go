@@ -10,6 +10,7 @@ import (
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/project"
+	"github.com/withsense/withsense/lib/textenc"
 )
 
 func init() {
@@ -104,5 +105,6 @@ func setupModels(args []string) error {
 	if _, err := assets.ONNXRuntimeLib(); err != nil {
 		return err
 	}
-	return nil
+	_, err := textenc.LoadGloVe() // converts the JSON vectors once to models/glove/
+	return err
 }

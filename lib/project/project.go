@@ -94,8 +94,8 @@ func Path(elem ...string) string {
 // Folders below the root. DataDir holds the dataset (linked by the setup) and caches;
 // ModelsDir the downloaded and converted weights and trained checkpoints; ResultsDir the
 // committed reports.
-func DataDir() string    { return Path("data") }
-func ModelsDir() string  { return Path("models") }
+func DataDir() string   { return Path("data") }
+func ModelsDir() string { return Path("models") }
 func ResultsDir() string {
 	if dir := os.Getenv(ResultsEnv); dir != "" {
 		return dir
@@ -106,4 +106,5 @@ func ResultsDir() string {
 // ResultsEnv redirects ResultsDir, so test runs of the notebooks leave the committed
 // reports alone.
 const ResultsEnv = "WITH_SENSE_RESULTS"
-func CacheDir() string   { return Path("data", "cache") }
+
+func CacheDir() string { return Path("data", "cache") }
