@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 
-	"github.com/withsense/withsense/lib/imageenc"
 	"github.com/withsense/withsense/lib/textenc"
 )
 
@@ -50,30 +48,6 @@ func Normalize(v []float32) ([]float32, error) {
 		v[i] *= inv
 	}
 	return v, nil
-}
-
-// ImageTable embeds the photos with the named encoder (through the embedding cache) and
-// keys the normalised vectors by file name. Photos must have distinct file names.
-func ImageTable(name string, paths []string) (*Table, error) {
-	enc, err := imageenc.Encoders.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	vecs, err := imageenc.EmbedFiles(enc, paths)
-	if err != nil {
-		return nil, err
-	}
-	t := &Table{Encoder: name, Dim: enc.Dim(), Vecs: make(map[string][]float32, len(paths))}
-	for i, p := range paths {
-		key := filepath.Base(p)
-		if _, dup := t.Vecs[key]; dup {
-			return nil, fmt.Errorf("two photos named %s", key)
-		}
-		if t.Vecs[key], err = Normalize(vecs[i]); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", name, p, err)
-		}
-	}
-	return t, nil
 }
 
 // TextTable embeds distinct texts with the named encoder and keys the normalised vectors
