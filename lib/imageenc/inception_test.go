@@ -133,4 +133,3 @@ func TestInceptionLayersGolden(t *testing.T) {
 		t.Logf("unfolded=%v: %d layers, worst relative error %.2g (%s)", opts.unfolded, len(rows), worst, worstName)
 	}
 }
-
