@@ -289,3 +289,28 @@ func nearestSamePhoto(vecs [][]float32, photoOf []int, byPhoto [][]int) (share, 
 	}
 	return share / float64(n), chance / float64(n)
 }
+
+// CheckEncoders runs the paraphrase check with DefaultParaphraseOptions for each named
+// text encoder on the captions of the Flickr8k test split: the 1000 photos the course
+// trains on, 5 captions each (10,000 same-photo pairs, 50,000 drawn different-photo
+// pairs). An encoder that cannot be opened (MiniLM without its ONNX file) stops the check
+// with the registry's error; leave it out of names to skip it.
+func CheckEncoders(names ...string) ([]*Paraphrases, error) {
+	caps, err := Flickr8kSplit(Flickr8kTest)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Paraphrases
+	for _, name := range names {
+		enc, err := Encoders.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		r, err := CheckParaphrases(enc, caps, DefaultParaphraseOptions())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -76,13 +76,16 @@ func TestParaphrasesByHand(t *testing.T) {
 // TestParaphrasesGloVe runs the check on the 1000 photos of the Flickr8k test split (the
 // course's training photos, 5 captions each) for both GloVe encoders.
 func TestParaphrasesGloVe(t *testing.T) {
-	caps := flickr8kSplit(t, Flickr8kTest)
-	for _, name := range []string{"glove-mean", "glove-sif"} {
-		enc := mustEncoder(t, name)
-		r, err := CheckParaphrases(enc, caps, DefaultParaphraseOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
+	flickr8kSplit(t, Flickr8kTest) // skips if the captions are absent
+	if _, err := CheckEncoders("no-such-encoder"); err == nil {
+		t.Error("unknown encoder accepted")
+	}
+	reports, err := CheckEncoders("glove-mean", "glove-sif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reports {
+		name := r.Encoder
 		if r.Photos != 1000 || r.Captions != 5000 || r.SamePairs != 10000 || r.DiffPairs != 50000 || r.Coverage == nil || r.Coverage.Failed != 0 {
 			t.Errorf("%s: counts %+v", name, r)
 		}
