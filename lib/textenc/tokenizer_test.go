@@ -107,6 +107,28 @@ func TestEncodeKnownIDs(t *testing.T) {
 	}
 }
 
+// TestEncodeCapturedIDs compares with ids that another project captured from
+// llama.cpp's tokenizer on all-MiniLM-L6-v2 (same vocabulary, BERT rules), an independent
+// implementation of the same algorithm.
+func TestEncodeCapturedIDs(t *testing.T) {
+	tok := mustTokenizer(t)
+	for text, want := range map[string][]int64{
+		"The capital of France is Paris.":    {101, 1996, 3007, 1997, 2605, 2003, 3000, 1012, 102},
+		"tokenization":                       {101, 19204, 3989, 102},
+		"unbelievability":                    {101, 4895, 8671, 2666, 3567, 8553, 102},
+		"Hello, World! 42 items.":            {101, 7592, 1010, 2088, 999, 4413, 5167, 1012, 102},
+		"supercalifragilisticexpialidocious": {101, 3565, 9289, 10128, 29181, 24411, 4588, 10288, 19312, 21273, 10085, 6313, 102},
+		"  spaced   out  ":                   {101, 19835, 2041, 102},
+		"hello 🦄 world":                      {101, 7592, 100, 2088, 102},
+		"Ω≈ç√":                               {101, 1179, 30133, 2278, 30127, 102},
+		"ABC":                                {101, 5925, 102},
+	} {
+		if got := tok.Encode(text); !slices.Equal(got, want) {
+			t.Errorf("Encode(%q) = %v, want %v (pieces %q)", text, got, want, tok.Tokenize(text))
+		}
+	}
+}
+
 func TestTokenize(t *testing.T) {
 	tok := mustTokenizer(t)
 	got := tok.Tokenize("A dog's skateboarder, playing Frisbee.")
