@@ -48,7 +48,7 @@ const gloveMagic = "WSGLOVE1"
 // Format (little-endian): the 8 bytes "WSGLOVE1"; uint32 dimension D; uint32 word count N;
 // the 32-byte sha256 of the source tarball; N words, each a uint16 byte length and the
 // UTF-8 bytes; then N×D float32 values, row i the vector of word i (words in GloVe's order,
-// most frequent first). Nothing follows. 137 MB for GloVe 6B 100d; float32 keeps the
+// most frequent first). Nothing follows. 140 MB for GloVe 6B 100d; float32 keeps the
 // published 5–6 significant digits exactly enough to compare with glove.6B.100d.txt.
 func GloVePath() string {
 	return filepath.Join(project.ModelsDir(), "glove", "glove.6B.100d.bin")
