@@ -1,0 +1,543 @@
+package regress
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/withsense/withsense/lib/metrics"
+	"github.com/withsense/withsense/lib/progress"
+	"github.com/withsense/withsense/lib/project"
+)
+
+// Loss names the training loss of an MLP.
+type Loss string
+
+const (
+	LossMSE   Loss = "mse"   // mean squared error: the seed's choice
+	LossMAE   Loss = "mae"   // mean absolute error: the reported metric itself
+	LossHuber Loss = "huber" // squared below HuberDelta, absolute above
+)
+
+// Arch names how an MLP combines the text and image parts of a row.
+type Arch string
+
+const (
+	// ArchConcat is the seed's network: hidden layers on the concatenation [text | image].
+	ArchConcat Arch = "concat"
+	// ArchProduct projects text and image separately to ProjDim and feeds
+	// [p_text, p_image, p_text ⊙ p_image] to the hidden layers, so the text×image
+	// interaction is one multiplication away instead of having to be learnt by ReLUs.
+	ArchProduct Arch = "product"
+	// ArchCosine projects both parts to ProjDim and predicts
+	// σ(s·cos(p_text, p_image) + w·[p_text, p_image] + b): a learnt similarity (as CLIP
+	// scores a pair) plus a per-side term for captions or photos that are rated
+	// higher or lower whatever they are paired with. Hidden is not used.
+	ArchCosine Arch = "cosine"
+)
+
+// MLPSettings are every knob of an MLP, saved with it. DefaultMLPSettings holds the
+// project's defaults, in this one place.
+type MLPSettings struct {
+	Arch    Arch `json:"arch"`
+	TextDim int  `json:"text_dim"` // width of the text part of a row; needed by ArchProduct and ArchCosine
+	// Hidden lists the widths of the hidden layers (ReLU).
+	Hidden  []int `json:"hidden"`
+	ProjDim int   `json:"proj_dim"` // width of the text and image projections (ArchProduct, ArchCosine)
+	// Standardize z-scores every feature with the training mean and deviation first.
+	Standardize  bool    `json:"standardize"`
+	InputDropout float64 `json:"input_dropout"`
+	Dropout      float64 `json:"dropout"` // after every hidden layer and projection
+	Loss         Loss    `json:"loss"`
+	HuberDelta   float64 `json:"huber_delta"`
+	LearningRate float64 `json:"learning_rate"`
+	WeightDecay  float64 `json:"weight_decay"` // AdamW's decoupled decay
+	BatchSize    int     `json:"batch_size"`
+	MaxEpochs    int     `json:"max_epochs"`
+	// Patience is the number of epochs without a better validation MAE before training
+	// stops; the weights of the best epoch are kept.
+	Patience int `json:"patience"`
+	// ValidFraction of the training photos (GroupShuffleSplit on the groups given to Fit)
+	// is held out for early stopping.
+	ValidFraction float64 `json:"valid_fraction"`
+	Seed          uint64  `json:"seed"`
+}
+
+// DefaultMLPSettings returns the project's MLP defaults for arch: Adam with decoupled
+// weight decay (AdamW), dropout, early stopping on 15 % of the training photos, the
+// project seed.
+func DefaultMLPSettings(arch Arch, textDim int) MLPSettings {
+	s := MLPSettings{
+		Arch:          arch,
+		TextDim:       textDim,
+		Hidden:        []int{256},
+		ProjDim:       128,
+		Standardize:   true,
+		InputDropout:  0.1,
+		Dropout:       0.3,
+		Loss:          LossMSE,
+		HuberDelta:    0.1,
+		LearningRate:  1e-3,
+		WeightDecay:   1e-4,
+		BatchSize:     128,
+		MaxEpochs:     200,
+		Patience:      20,
+		ValidFraction: 0.15,
+		Seed:          project.Seed,
+	}
+	if arch == ArchProduct {
+		s.Hidden = []int{128}
+	}
+	return s
+}
+
+// Check reports the first invalid setting for rows of inputDim features.
+func (s MLPSettings) Check(inputDim int) error {
+	switch s.Arch {
+	case ArchConcat:
+	case ArchProduct, ArchCosine:
+		if s.TextDim <= 0 || s.TextDim >= inputDim {
+			return fmt.Errorf("arch %q needs 0 < text_dim < %d (the row width), got %d", s.Arch, inputDim, s.TextDim)
+		}
+		if s.ProjDim <= 0 {
+			return fmt.Errorf("arch %q needs proj_dim > 0, got %d", s.Arch, s.ProjDim)
+		}
+	default:
+		return fmt.Errorf("unknown arch %q (want %q, %q or %q)", s.Arch, ArchConcat, ArchProduct, ArchCosine)
+	}
+	for _, h := range s.Hidden {
+		if h <= 0 {
+			return fmt.Errorf("hidden layer width %d, want > 0", h)
+		}
+	}
+	switch s.Loss {
+	case LossMSE, LossMAE:
+	case LossHuber:
+		if !(s.HuberDelta > 0) {
+			return fmt.Errorf("huber loss needs huber_delta > 0, got %v", s.HuberDelta)
+		}
+	default:
+		return fmt.Errorf("unknown loss %q (want %q, %q or %q)", s.Loss, LossMSE, LossMAE, LossHuber)
+	}
+	for _, d := range []struct {
+		name string
+		v    float64
+	}{{"input_dropout", s.InputDropout}, {"dropout", s.Dropout}} {
+		if !(d.v >= 0 && d.v < 1) {
+			return fmt.Errorf("%s = %v, want in [0, 1)", d.name, d.v)
+		}
+	}
+	switch {
+	case !(s.LearningRate > 0):
+		return fmt.Errorf("learning_rate = %v, want > 0", s.LearningRate)
+	case !(s.WeightDecay >= 0):
+		return fmt.Errorf("weight_decay = %v, want ≥ 0", s.WeightDecay)
+	case s.BatchSize <= 0:
+		return fmt.Errorf("batch_size = %d, want > 0", s.BatchSize)
+	case s.MaxEpochs <= 0:
+		return fmt.Errorf("max_epochs = %d, want > 0", s.MaxEpochs)
+	case s.Patience <= 0:
+		return fmt.Errorf("patience = %d, want > 0", s.Patience)
+	case !(s.ValidFraction > 0 && s.ValidFraction < 1):
+		return fmt.Errorf("valid_fraction = %v, want in (0, 1)", s.ValidFraction)
+	}
+	return nil
+}
+
+// Epoch is one point of the learning curve.
+type Epoch struct {
+	Epoch     int     `json:"epoch"`      // 1-based
+	TrainLoss float64 `json:"train_loss"` // mean training loss over the epoch's batches (with dropout)
+	ValidLoss float64 `json:"valid_loss"` // training loss on the held-out photos
+	ValidMAE  float64 `json:"valid_mae"`
+	Seconds   float64 `json:"seconds"` // since the start of Fit
+}
+
+// MLP is a small neural network regressor trained with GoMLX (on Backend()): inputs
+// standardised, one of the Arch shapes, a sigmoid output in [0, 1], AdamW with dropout,
+// early stopping on the validation MAE of held-out photos. A progress bar shows epochs in
+// the terminal; in a GoNB notebook the learning curve is drawn live.
+type MLP struct {
+	ModelName string
+	Settings  MLPSettings
+	// Encoders names the encoders whose features the rows hold, in order (e.g. the text
+	// then the image encoder); saved with the model so a loader can check it is fed right.
+	Encoders []string
+	// OnEpoch, if set, is called after every epoch instead of the default live plot.
+	OnEpoch func(e Epoch)
+
+	InputDim  int
+	History   []Epoch // the learning curve of the last Fit
+	BestEpoch int     // the epoch whose weights were kept
+
+	store *model.Store
+	exec  *model.Exec
+}
+
+// NewMLP returns an untrained MLP; name identifies it in tables and under
+// models/mlp/<name>/.
+func NewMLP(name string, s MLPSettings) *MLP {
+	return &MLP{ModelName: name, Settings: s}
+}
+
+func (m *MLP) Name() string { return m.ModelName }
+
+// buildFn returns the network: rows [batch, InputDim] → predictions [batch, 1] in [0, 1].
+func (m *MLP) buildFn() func(scope *model.Scope, x *graph.Node) *graph.Node {
+	s := m.Settings
+	return func(scope *model.Scope, x *graph.Node) *graph.Node {
+		g := x.Graph()
+		dim := x.Shape().Dimensions[1]
+		if s.Standardize {
+			norm := scope.In("norm")
+			mean := norm.VariableWithShape("mean", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
+			scale := norm.VariableWithShape("scale", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
+			x = graph.Mul(graph.Sub(x, graph.InsertAxes(mean, 0)), graph.InsertAxes(scale, 0))
+		}
+		x = layers.DropoutStatic(scope, x, s.InputDropout)
+		var logit *graph.Node
+		switch s.Arch {
+		case ArchConcat:
+			logit = hiddenThenOut(scope, x, s)
+		case ArchProduct, ArchCosine:
+			t := graph.SliceAxis(x, 1, graph.AxisRange(0, s.TextDim))
+			im := graph.SliceAxis(x, 1, graph.AxisRange(s.TextDim, dim))
+			pt := layers.Dense(scope.In("text_proj"), t, true, s.ProjDim)
+			pi := layers.Dense(scope.In("image_proj"), im, true, s.ProjDim)
+			if s.Arch == ArchProduct {
+				h := graph.Concatenate([]*graph.Node{pt, pi, graph.Mul(pt, pi)}, -1)
+				logit = hiddenThenOut(scope, layers.DropoutStatic(scope, h, s.Dropout), s)
+				break
+			}
+			cos := graph.ReduceSum(graph.Mul(graph.L2Normalize(pt, -1), graph.L2Normalize(pi, -1)), -1)
+			cos = graph.InsertAxes(cos, -1) // [batch, 1]
+			sim := scope.In("similarity")
+			scaleV := sim.VariableWithValue("scale", float32(5)).NodeValue(g)
+			side := graph.Concatenate([]*graph.Node{pt, pi}, -1)
+			side = layers.Dense(scope.In("side"), layers.DropoutStatic(scope, side, s.Dropout), true, 1)
+			logit = graph.Add(graph.Mul(cos, scaleV), side)
+		}
+		return graph.Sigmoid(logit)
+	}
+}
+
+func hiddenThenOut(scope *model.Scope, h *graph.Node, s MLPSettings) *graph.Node {
+	for i, width := range s.Hidden {
+		h = layers.Dense(scope.In("hidden_%d", i), h, true, width)
+		h = activation.Relu(h)
+		h = layers.DropoutStatic(scope, h, s.Dropout)
+	}
+	return layers.Dense(scope.In("out"), h, true, 1)
+}
+
+func (m *MLP) lossFn() train.LossFn {
+	switch m.Settings.Loss {
+	case LossMAE:
+		return loss.MeanAbsoluteError
+	case LossHuber:
+		return loss.MakeHuberLoss(m.Settings.HuberDelta)
+	default:
+		return loss.MeanSquaredError
+	}
+}
+
+// lossValue is the training loss of one prediction, in Go, for the validation curve.
+func (m *MLP) lossValue(truth, pred float64) float64 {
+	d := math.Abs(truth - pred)
+	switch m.Settings.Loss {
+	case LossMAE:
+		return d
+	case LossHuber:
+		q := min(d, m.Settings.HuberDelta)
+		return 0.5*q*q + m.Settings.HuberDelta*(d-q)
+	}
+	return d * d
+}
+
+// Fit trains from scratch: it holds out Settings.ValidFraction of the photos in groups
+// (every row its own group when groups is nil), trains on the rest and keeps the weights
+// of the epoch with the lowest validation MAE.
+func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
+	name := m.Name()
+	p, err := checkFit(name, X, y, groups)
+	if err != nil {
+		return err
+	}
+	s := m.Settings
+	if err := s.Check(p); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	trainRows, validRows, err := GroupShuffleSplit(groupsOrRows(groups, len(X)), s.ValidFraction, s.Seed)
+	if err != nil {
+		return fmt.Errorf("%s: early-stopping split: %w", name, err)
+	}
+	backend, err := Backend()
+	if err != nil {
+		return err
+	}
+	defer func() { // GoMLX reports graph-building errors by panicking
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: %v", name, r)
+		}
+	}()
+
+	m.InputDim, m.History, m.BestEpoch = p, nil, 0
+	m.release()
+	m.store = model.NewStore()
+	m.store.SetParam(model.ParamInitialSeed, int64(s.Seed))
+	if s.Standardize {
+		mean, scale := standardizer(X, trainRows, p)
+		norm := m.store.RootScope().In("norm")
+		for _, v := range []struct {
+			name string
+			val  []float32
+		}{{"mean", mean}, {"scale", scale}} {
+			nv, err := norm.CreateVariable(v.name, tensors.FromFlatDataAndDimensions(v.val, p))
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			nv.SetTrainable(false)
+		}
+	}
+	opt := optimizer.Adam().LearningRate(s.LearningRate).WeightDecay(s.WeightDecay).Done()
+	trainer := train.NewTrainer(backend, m.store, m.buildFn(), m.lossFn(), opt, nil, nil)
+
+	batch := min(s.BatchSize, len(trainRows))
+	steps := len(trainRows) / batch // the incomplete last batch is dropped; rows are reshuffled each epoch
+	rng := rand.New(rand.NewPCG(s.Seed, 0x6d6c70))
+	order := slices.Clone(trainRows)
+	xbuf := make([]float32, batch*p)
+	validX := make([][]float32, len(validRows))
+	for i, r := range validRows {
+		validX[i] = X[r]
+	}
+
+	bar := progress.New(fmt.Sprintf("MLP %s", name), s.MaxEpochs)
+	defer bar.Done()
+	live, liveDone := m.OnEpoch, func(int) {}
+	if live == nil {
+		live, liveDone = liveCurve(name)
+	}
+	start := time.Now()
+	var best map[string]*tensors.Tensor
+	bestMAE := math.Inf(1)
+	for epoch := 1; epoch <= s.MaxEpochs; epoch++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		var lossSum float64
+		for step := range steps {
+			ybuf := make([]float32, batch)
+			for b, r := range order[step*batch : (step+1)*batch] {
+				copy(xbuf[b*p:(b+1)*p], X[r])
+				ybuf[b] = y[r]
+			}
+			out, err := trainer.TrainStep(train.Batch{
+				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(slices.Clone(xbuf), batch, p)},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ybuf, batch, 1)},
+			})
+			if err != nil {
+				return fmt.Errorf("%s: epoch %d step %d: %w", name, epoch, step, err)
+			}
+			lossSum += tensorScalar(out[0])
+			for _, t := range out {
+				t.FinalizeAll()
+			}
+		}
+		m.release() // the Go backend bakes weights into inference graphs as constants
+		pred, err := m.Predict(validX)
+		if err != nil {
+			return err
+		}
+		e := Epoch{Epoch: epoch, TrainLoss: lossSum / float64(steps), Seconds: time.Since(start).Seconds()}
+		for i, r := range validRows {
+			e.ValidLoss += m.lossValue(float64(y[r]), float64(pred[i]))
+		}
+		e.ValidLoss /= float64(len(validRows))
+		validY := make([]float32, len(validRows))
+		for i, r := range validRows {
+			validY[i] = y[r]
+		}
+		if e.ValidMAE, err = metrics.MAE(validY, pred); err != nil {
+			return fmt.Errorf("%s: epoch %d: validation: %w", name, epoch, err)
+		}
+		m.History = append(m.History, e)
+		if e.ValidMAE < bestMAE {
+			bestMAE, m.BestEpoch = e.ValidMAE, epoch
+			if best, err = m.snapshot(best); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		bar.Add(1)
+		live(e)
+		if epoch-m.BestEpoch >= s.Patience {
+			break
+		}
+	}
+	liveDone(m.BestEpoch)
+	m.release()
+	for path, t := range best {
+		if err := m.store.GetVariable(path).SetValue(t); err != nil {
+			return fmt.Errorf("%s: restoring %s: %w", name, path, err)
+		}
+	}
+	return m.dropOptimizerState()
+}
+
+// snapshot copies the values of the model's variables (not the optimizer's) to host
+// memory, reusing the tensors of a previous snapshot.
+func (m *MLP) snapshot(prev map[string]*tensors.Tensor) (map[string]*tensors.Tensor, error) {
+	for _, t := range prev {
+		t.FinalizeAll()
+	}
+	out := map[string]*tensors.Tensor{}
+	for v := range m.store.IterVariables() {
+		if !isModelVariable(v.Path()) {
+			continue
+		}
+		val, err := v.Value()
+		if err != nil {
+			return nil, err
+		}
+		c, err := val.LocalClone()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot of %s: %w", v.Path(), err)
+		}
+		out[v.Path()] = c
+	}
+	return out, nil
+}
+
+// isModelVariable tells the network's weights (and input standardisation) from the
+// optimizer's moments, step counters and random state.
+func isModelVariable(path string) bool {
+	for _, prefix := range []string{"/norm/", "/hidden_", "/out/", "/text_proj/", "/image_proj/", "/similarity/", "/side/"} {
+		if len(path) >= len(prefix) && path[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// dropOptimizerState deletes everything but the network from the store, so a checkpoint
+// holds just what prediction needs.
+func (m *MLP) dropOptimizerState() error {
+	var drop []string
+	for v := range m.store.IterVariables() {
+		if !isModelVariable(v.Path()) {
+			drop = append(drop, v.Path())
+		}
+	}
+	for _, path := range drop {
+		if err := m.store.DeleteVariable(path); err != nil {
+			return fmt.Errorf("%s: dropping %s: %w", m.Name(), path, err)
+		}
+	}
+	return nil
+}
+
+// release drops the compiled inference graphs; Predict compiles them again from the
+// current weights.
+func (m *MLP) release() {
+	if m.exec != nil {
+		m.exec.Finalize()
+		m.exec = nil
+	}
+}
+
+// predictChunk is the number of rows per inference call (one compiled graph per shape:
+// full chunks and one remainder).
+const predictChunk = 1024
+
+// Predict returns the predicted scores in [0, 1].
+func (m *MLP) Predict(X [][]float32) (out []float32, err error) {
+	if m.store == nil {
+		return nil, fmt.Errorf("%s: Predict before Fit or Load", m.Name())
+	}
+	if _, err := checkRows(m.Name(), X, m.InputDim); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: predict: %v", m.Name(), r)
+		}
+	}()
+	if m.exec == nil {
+		backend, err := Backend()
+		if err != nil {
+			return nil, err
+		}
+		if m.exec, err = model.NewExec(backend, m.store, m.buildFn()); err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Name(), err)
+		}
+	}
+	p := m.InputDim
+	out = make([]float32, 0, len(X))
+	for start := 0; start < len(X); start += predictChunk {
+		rows := X[start:min(start+predictChunk, len(X))]
+		buf := make([]float32, len(rows)*p)
+		for i, r := range rows {
+			copy(buf[i*p:], r)
+		}
+		res, err := m.exec.Call(tensors.FromFlatDataAndDimensions(buf, len(rows), p))
+		if err != nil {
+			return nil, fmt.Errorf("%s: predict: %w", m.Name(), err)
+		}
+		err = tensors.ConstFlatData(res[0], func(flat []float32) { out = append(out, flat...) })
+		for _, t := range res {
+			t.FinalizeAll()
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// standardizer returns per-feature means and 1/deviation over rows (1 where a feature is
+// constant).
+func standardizer(X [][]float32, rows []int, p int) (mean, scale []float32) {
+	sum, sq := make([]float64, p), make([]float64, p)
+	for _, r := range rows {
+		for j, v := range X[r] {
+			sum[j] += float64(v)
+			sq[j] += float64(v) * float64(v)
+		}
+	}
+	n := float64(len(rows))
+	mean, scale = make([]float32, p), make([]float32, p)
+	for j := range p {
+		mu := sum[j] / n
+		sd := math.Sqrt(max(sq[j]/n-mu*mu, 0))
+		mean[j] = float32(mu)
+		scale[j] = 1
+		if sd > 1e-8 {
+			scale[j] = float32(1 / sd)
+		}
+	}
+	return mean, scale
+}
+
+func tensorScalar(t *tensors.Tensor) float64 {
+	var v float64
+	_ = t.ConstFlatData(func(flat any) {
+		switch f := flat.(type) {
+		case []float32:
+			v = float64(f[0])
+		case []float64:
+			v = f[0]
+		}
+	})
+	return v
+}

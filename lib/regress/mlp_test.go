@@ -1,0 +1,217 @@
+package regress
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/withsense/withsense/lib/metrics"
+	"github.com/withsense/withsense/lib/progress"
+)
+
+func init() { progress.Quiet = true }
+
+// pairData draws rows [text | image] of standard normal features whose target depends
+// only on the interaction of the two parts, y = σ(3·Σ_c ⟨A_c, t⟩⟨B_c, i⟩/2) over k = 4
+// fixed random directions, with 5 rows per photo group. No constant or linear model can
+// beat the median here.
+func pairData(n, textDim, imageDim int, seed uint64) (X [][]float32, y []float32, groups []string) {
+	const k = 4
+	dirs := rand.New(rand.NewPCG(99, 98))
+	A, B := make([][]float64, k), make([][]float64, k)
+	for c := range k {
+		A[c], B[c] = make([]float64, textDim), make([]float64, imageDim)
+		for j := range A[c] {
+			A[c][j] = dirs.NormFloat64() / math.Sqrt(float64(textDim))
+		}
+		for j := range B[c] {
+			B[c][j] = dirs.NormFloat64() / math.Sqrt(float64(imageDim))
+		}
+	}
+	r := rand.New(rand.NewPCG(seed, 11))
+	for i := 0; i < n; i++ {
+		row := make([]float32, textDim+imageDim)
+		for j := range row {
+			row[j] = float32(r.NormFloat64())
+		}
+		var dot float64
+		for c := range k {
+			var a, b float64
+			for j := range textDim {
+				a += A[c][j] * float64(row[j])
+			}
+			for j := range imageDim {
+				b += B[c][j] * float64(row[textDim+j])
+			}
+			dot += a * b
+		}
+		X = append(X, row)
+		y = append(y, float32(1/(1+math.Exp(-3*dot/2))))
+		groups = append(groups, fmt.Sprintf("img%d", i/5))
+	}
+	return X, y, groups
+}
+
+// TestMLPBeatsConstant trains every arch on the interaction target and checks each beats
+// the median by a wide margin on new rows, where ridge cannot.
+func TestMLPBeatsConstant(t *testing.T) {
+	X, y, groups := pairData(2000, 16, 32, 1)
+	Xt, yt, _ := pairData(500, 16, 32, 2)
+	score := func(m Model) float64 {
+		if err := m.Fit(X, y, groups); err != nil {
+			t.Fatal(err)
+		}
+		p, err := m.Predict(Xt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mae, err := metrics.MAE(yt, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mae
+	}
+	median, ridge := score(&Median{}), score(NewRidge())
+	t.Logf("median MAE %.4f, ridge %.4f", median, ridge)
+	if ridge < 0.9*median {
+		t.Errorf("ridge %.4f beats median %.4f on a pure interaction target: the data is not what the test thinks", ridge, median)
+	}
+	for _, arch := range []Arch{ArchConcat, ArchProduct, ArchCosine} {
+		s := DefaultMLPSettings(arch, 16)
+		s.MaxEpochs = 120
+		m := NewMLP("test-"+string(arch), s)
+		mae := score(m)
+		last := m.History[len(m.History)-1]
+		t.Logf("%s: MAE %.4f, best epoch %d of %d, %.1fs", arch, mae, m.BestEpoch, last.Epoch, last.Seconds)
+		if mae > 0.7*median {
+			t.Errorf("%s: MAE %.4f, not clearly below the median's %.4f", arch, mae, median)
+		}
+	}
+}
+
+func TestMLPLossesAndDeterminism(t *testing.T) {
+	X, y, groups := pairData(600, 8, 8, 3)
+	var first []float32
+	for _, l := range []Loss{LossMSE, LossMAE, LossHuber, LossMSE} {
+		s := DefaultMLPSettings(ArchProduct, 8)
+		s.Loss, s.MaxEpochs = l, 8
+		m := NewMLP("loss-"+string(l), s)
+		if err := m.Fit(X, y, groups); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		p, err := m.Predict(X[:20])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range p {
+			if !(v >= 0 && v <= 1) {
+				t.Fatalf("%s: prediction %v outside [0, 1]", l, v)
+			}
+		}
+		if len(m.History) == 0 || m.BestEpoch < 1 {
+			t.Fatalf("%s: no learning curve", l)
+		}
+		if first == nil {
+			first = p
+		} else if l == LossMSE {
+			for i := range p {
+				if p[i] != first[i] {
+					t.Fatalf("same seed, different predictions: %v vs %v", p[:3], first[:3])
+				}
+			}
+		}
+	}
+}
+
+func TestMLPSaveLoad(t *testing.T) {
+	X, y, groups := pairData(400, 8, 12, 4)
+	for _, arch := range []Arch{ArchConcat, ArchCosine} {
+		s := DefaultMLPSettings(arch, 8)
+		s.MaxEpochs = 5
+		m := NewMLP("roundtrip-"+string(arch), s)
+		m.Encoders = []string{"glove-100", "inception-v3"}
+		if err := m.Fit(X, y, groups); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := m.Predict(X[:50])
+		dir := filepath.Join(t.TempDir(), "mlp", m.Name())
+		if err := m.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Save(dir); err != nil { // overwrite
+			t.Fatal(err)
+		}
+		entries, _ := os.ReadDir(filepath.Dir(dir))
+		if len(entries) != 1 {
+			t.Errorf("saving twice left %d entries beside the model", len(entries))
+		}
+		back, err := LoadMLP(dir, "glove-100", "inception-v3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := back.Predict(X[:50])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s: row %d: loaded model predicts %v, trained one %v", arch, i, got[i], want[i])
+			}
+		}
+		if back.BestEpoch != m.BestEpoch || len(back.History) != len(m.History) || back.Settings.Arch != arch {
+			t.Errorf("%s: info not round-tripped: %+v", arch, back.Settings)
+		}
+		if _, err := LoadMLP(dir, "minilm", "inception-v3"); err == nil {
+			t.Errorf("%s: loading for other encoders accepted", arch)
+		}
+	}
+	if _, err := LoadMLP(filepath.Join(t.TempDir(), "nothing")); err == nil {
+		t.Error("loading a missing model accepted")
+	}
+}
+
+func TestMLPBadInput(t *testing.T) {
+	X, y, groups := pairData(50, 4, 4, 5)
+	bad := []MLPSettings{
+		DefaultMLPSettings(ArchProduct, 0),   // no text width
+		DefaultMLPSettings(ArchCosine, 8),    // text width = row width
+		DefaultMLPSettings("transformer", 4), // unknown arch
+	}
+	s := DefaultMLPSettings(ArchConcat, 4)
+	s.Loss = "hinge"
+	bad = append(bad, s)
+	s = DefaultMLPSettings(ArchConcat, 4)
+	s.Dropout = 1
+	bad = append(bad, s)
+	for i, s := range bad {
+		if err := NewMLP("bad", s).Fit(X, y, groups); err == nil {
+			t.Errorf("settings %d accepted: %+v", i, s)
+		}
+	}
+	m := NewMLP("unfit", DefaultMLPSettings(ArchConcat, 4))
+	if _, err := m.Predict(X); err == nil {
+		t.Error("predict before fit accepted")
+	}
+	if err := m.Fit(X, y, []string{"one"}); err == nil {
+		t.Error("wrong number of groups accepted")
+	}
+}
+
+// BenchmarkMLPFit trains the default concat MLP on data of the course's size: 5,822 pairs
+// × 2,148 features (GloVe 100 + InceptionV3 2,048), all epochs until early stopping.
+// It reports epochs run and seconds per epoch.
+func BenchmarkMLPFit(b *testing.B) {
+	X, y, groups := pairData(5822, 100, 2048, 6)
+	for b.Loop() {
+		m := NewMLP("bench", DefaultMLPSettings(ArchConcat, 100))
+		if err := m.Fit(X, y, groups); err != nil {
+			b.Fatal(err)
+		}
+		last := m.History[len(m.History)-1]
+		b.ReportMetric(float64(last.Epoch), "epochs")
+		b.ReportMetric(last.Seconds/float64(last.Epoch), "s/epoch")
+	}
+}
