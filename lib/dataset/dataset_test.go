@@ -415,3 +415,41 @@ func TestSummaryAndAgreement(t *testing.T) {
 		t.Errorf("Pearson of a line = %v", got)
 	}
 }
+
+func TestFlickr8kSplits(t *testing.T) {
+	if _, err := LocateFlickr8k(); errors.Is(err, ErrNotFound) {
+		t.Skip(err)
+	}
+	for split, want := range map[string]int{Flickr8kTrain: 30000, Flickr8kDev: 5000, Flickr8kTest: 5000} {
+		caps, err := Flickr8kSplit(split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if photos := CaptionsByImage(caps); len(caps) != want || len(photos) != want/5 {
+			t.Errorf("split %s: %d captions of %d photos, want %d of %d", split, len(caps), len(photos), want, want/5)
+		}
+	}
+	// The course's training photos are Flickr8k's test split.
+	caps, _ := Flickr8kSplit(Flickr8kTest)
+	c := course(t)
+	inSplit := CaptionsByImage(caps)
+	for _, img := range c.TrainImages {
+		if len(inSplit[img]) != 5 {
+			t.Fatalf("course photo %s has %d captions in the Flickr8k test split", img, len(inSplit[img]))
+		}
+	}
+	if _, err := Flickr8kSplit("val"); err == nil {
+		t.Error("unknown split accepted")
+	}
+}
+
+func TestBadFlickr8kFiles(t *testing.T) {
+	bad := write(t, "bad.txt", "1000268201_693b08cb0e.jpg#0\tA child .\nno tab here\n")
+	if _, err := LoadCaptions(bad); err == nil || err.Error() != "bad.txt:2: 1 columns, want 2 (id, caption)" {
+		t.Errorf("bad caption line: %v", err)
+	}
+	bad = write(t, "list.txt", "a.jpg\nb c.jpg\n")
+	if _, err := LoadImageList(bad); err == nil || err.Error() != `list.txt:2: "b c.jpg" is not a photo file name` {
+		t.Errorf("bad image list: %v", err)
+	}
+}

@@ -30,7 +30,7 @@ func (r *RegressorScorer) Score(query string) ([]float32, error) {
 	rows := make([][]float32, len(r.Images))
 	buf := make([]float32, len(r.Images)*(len(t)+len(r.Images[0])))
 	for i, img := range r.Images {
-		row := buf[:0:len(t)+len(img)]
+		row := buf[: 0 : len(t)+len(img)]
 		buf = buf[len(t)+len(img):]
 		rows[i] = append(append(row, t...), img...)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/metrics"
 	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/project"
@@ -116,6 +117,9 @@ func Cosine(x, y []float32) float64 {
 	}
 	return dot / math.Sqrt(nx*ny)
 }
+
+// Caption is a Flickr8k caption (see dataset.Caption).
+type Caption = dataset.Caption
 
 // CheckParaphrases embeds the captions with enc and measures how well cosine similarity
 // tells captions of the same photo from captions of different photos (see Paraphrases).
@@ -296,7 +300,7 @@ func nearestSamePhoto(vecs [][]float32, photoOf []int, byPhoto [][]int) (share, 
 // pairs). An encoder that cannot be opened (MiniLM without its ONNX file) stops the check
 // with the registry's error; leave it out of names to skip it.
 func CheckEncoders(names ...string) ([]*Paraphrases, error) {
-	caps, err := Flickr8kSplit(Flickr8kTest)
+	caps, err := dataset.Flickr8kSplit(dataset.Flickr8kTest)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package textenc
 import (
 	"math"
 	"testing"
+
+	"github.com/withsense/withsense/lib/dataset"
 )
 
 // fakeEncoder maps each text to a fixed vector.
@@ -33,7 +35,7 @@ func (f fakeEncoder) Embed(texts []string) ([][]float32, error) {
 func TestParaphrasesByHand(t *testing.T) {
 	r2 := float32(1)
 	enc := fakeEncoder{"a1": {1, 0}, "a2": {1, 0}, "b1": {0, 1}, "b2": {r2, r2}, "c1": {1, 1}}
-	caps := []Caption{{"A", "a1"}, {"B", "b1"}, {"A", "a2"}, {"C", "c1"}, {"B", "b2"}}
+	caps := []Caption{{Image: "A", Text: "a1"}, {Image: "B", Text: "b1"}, {Image: "A", Text: "a2"}, {Image: "C", Text: "c1"}, {Image: "B", Text: "b2"}}
 	r, err := CheckParaphrases(enc, caps, ParaphraseOptions{Examples: []int{0}, K: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,7 @@ func TestParaphrasesByHand(t *testing.T) {
 		t.Errorf("sampled: %v %v, AUC %v vs %v", err1, err2, x, y)
 	}
 	// No same-photo pair: an error, not NaN.
-	if _, err := CheckParaphrases(enc, []Caption{{"A", "a1"}, {"B", "b1"}}, ParaphraseOptions{}); err == nil {
+	if _, err := CheckParaphrases(enc, []Caption{{Image: "A", Text: "a1"}, {Image: "B", Text: "b1"}}, ParaphraseOptions{}); err == nil {
 		t.Error("check without same-photo pairs accepted")
 	}
 	if _, err := CheckParaphrases(enc, caps, ParaphraseOptions{Examples: []int{9}}); err == nil {
@@ -76,7 +78,7 @@ func TestParaphrasesByHand(t *testing.T) {
 // TestParaphrasesGloVe runs the check on the 1000 photos of the Flickr8k test split (the
 // course's training photos, 5 captions each) for both GloVe encoders.
 func TestParaphrasesGloVe(t *testing.T) {
-	flickr8kSplit(t, Flickr8kTest) // skips if the captions are absent
+	flickr8kSplit(t, dataset.Flickr8kTest) // skips if the captions are absent
 	if _, err := CheckEncoders("no-such-encoder"); err == nil {
 		t.Error("unknown encoder accepted")
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/withsense/withsense/lib/assets"
+	"github.com/withsense/withsense/lib/dataset"
 )
 
 // SIFA is the smoothing constant a of SIF weights a/(a+p(w)) (Arora, Liang, Ma 2017,
@@ -158,17 +159,17 @@ func NewGloVeSIF() (*GloVeEncoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	caps, err := Flickr8kSplit(Flickr8kTrain)
+	caps, err := dataset.Flickr8kSplit(dataset.Flickr8kTrain)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := Flickr8kDir()
+	dir, err := dataset.LocateFlickr8k()
 	if err != nil {
 		return nil, err
 	}
 	// The weights depend on the GloVe tarball, the caption file and the split list.
 	id := []string{"glove-sif v1 a=0.001 pc=1", g.Source}
-	for _, f := range []string{"Flickr8k.token.txt", "Flickr_8k.trainImages.txt"} {
+	for _, f := range []string{dataset.Flickr8kCaption, dataset.SplitFiles[dataset.Flickr8kTrain]} {
 		sum, err := assets.FileSHA256(filepath.Join(dir, f))
 		if err != nil {
 			return nil, err

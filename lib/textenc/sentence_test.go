@@ -5,12 +5,14 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/withsense/withsense/lib/dataset"
 )
 
 func mustEncoder(t testing.TB, name string) *GloVeEncoder {
 	t.Helper()
 	if name == "glove-sif" {
-		flickr8kSplit(t, Flickr8kTrain) // skips if the captions are absent
+		flickr8kSplit(t, dataset.Flickr8kTrain) // skips if the captions are absent
 	}
 	enc, err := Encoders.Open(name)
 	if err != nil {
@@ -212,7 +214,7 @@ func BenchmarkGloveSIF(b *testing.B)  { benchmarkGloVe(b, "glove-sif") }
 // and reports sentences per second (weights loaded before the timer starts).
 func benchmarkGloVe(b *testing.B, name string) {
 	enc := mustEncoder(b, name)
-	caps := flickr8kSplit(b, Flickr8kTest)
+	caps := flickr8kSplit(b, dataset.Flickr8kTest)
 	texts := make([]string, len(caps))
 	for i, c := range caps {
 		texts[i] = c.Text

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/withsense/withsense/lib/dataset"
 )
 
 func mustTokenizer(t testing.TB) *Tokenizer {
@@ -186,9 +188,9 @@ func TestEncodeBatch(t *testing.T) {
 func BenchmarkTokenizer(b *testing.B) {
 	tok := mustTokenizer(b)
 	texts := []string{"A child in a pink dress is climbing up a set of stairs in an entry way ."}
-	if _, err := Flickr8kDir(); err == nil {
+	if _, err := dataset.LocateFlickr8k(); err == nil {
 		texts = texts[:0]
-		for _, c := range flickr8kSplit(b, Flickr8kTest) {
+		for _, c := range flickr8kSplit(b, dataset.Flickr8kTest) {
 			texts = append(texts, c.Text)
 		}
 	}
