@@ -26,3 +26,26 @@ func TestNormalizeAndRows(t *testing.T) {
 		t.Errorf("missing photo: %v", err)
 	}
 }
+
+func TestPCAFindsTheMainAxis(t *testing.T) {
+	// Points spread along (1, 1, 0) with small noise on the other axes.
+	var vecs [][]float32
+	for i := range 50 {
+		x := float32(i - 25)
+		vecs = append(vecs, []float32{x + float32(i%3)*0.01, x, float32(i%5) * 0.1})
+	}
+	p, err := PCA(vecs, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first coordinate is the position along the line, scaled by √2.
+	if d := math.Abs(p[49][0]-p[0][0]) - 49*math.Sqrt2; math.Abs(d) > 0.5 {
+		t.Errorf("first component spread %v, want %v", p[49][0]-p[0][0], 49*math.Sqrt2)
+	}
+	if math.Abs(p[10][1]) > 1 {
+		t.Errorf("second component %v should be small", p[10][1])
+	}
+	if _, err := PCA(vecs[:1], 2); err == nil {
+		t.Error("PCA of one vector accepted")
+	}
+}
