@@ -83,23 +83,20 @@ func DefaultMLPSettings(arch Arch, textDim int) MLPSettings {
 	s := MLPSettings{
 		Arch:          arch,
 		TextDim:       textDim,
-		Hidden:        []int{256},
+		Hidden:        []int{128},
 		ProjDim:       128,
 		Standardize:   true,
-		InputDropout:  0.1,
+		InputDropout:  0,
 		Dropout:       0.3,
 		Loss:          LossMSE,
 		HuberDelta:    0.1,
 		LearningRate:  1e-3,
 		WeightDecay:   1e-4,
-		BatchSize:     128,
+		BatchSize:     256,
 		MaxEpochs:     200,
 		Patience:      20,
 		ValidFraction: 0.15,
 		Seed:          project.Seed,
-	}
-	if arch == ArchProduct {
-		s.Hidden = []int{128}
 	}
 	return s
 }
@@ -195,11 +192,31 @@ func NewMLP(name string, s MLPSettings) *MLP {
 
 func (m *MLP) Name() string { return m.ModelName }
 
+// graphMode says what a network graph is built for.
+type graphMode int
+
+const (
+	modeTrain   graphMode = iota // dropout on
+	modeMonitor                  // no dropout, weights read at every call (validation during training)
+	modeInfer                    // no dropout, weights baked in as constants where the backend prefers it
+)
+
 // buildFn returns the network: rows [batch, InputDim] → predictions [batch, 1] in [0, 1].
-func (m *MLP) buildFn() func(scope *model.Scope, x *graph.Node) *graph.Node {
+func (m *MLP) buildFn(mode graphMode) func(scope *model.Scope, x *graph.Node) *graph.Node {
 	s := m.Settings
 	return func(scope *model.Scope, x *graph.Node) *graph.Node {
 		g := x.Graph()
+		if mode == modeMonitor {
+			// The Go backend embeds the variables of non-training graphs as constants, which
+			// would freeze the weights of the first compilation; a "training" graph reads them.
+			scope.SetTraining(g, true)
+		}
+		dropout := func(x *graph.Node, rate float64) *graph.Node {
+			if mode != modeTrain {
+				return x
+			}
+			return layers.DropoutStatic(scope, x, rate)
+		}
 		dim := x.Shape().Dimensions[1]
 		if s.Standardize {
 			norm := scope.In("norm")
@@ -207,11 +224,11 @@ func (m *MLP) buildFn() func(scope *model.Scope, x *graph.Node) *graph.Node {
 			scale := norm.VariableWithShape("scale", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
 			x = graph.Mul(graph.Sub(x, graph.InsertAxes(mean, 0)), graph.InsertAxes(scale, 0))
 		}
-		x = layers.DropoutStatic(scope, x, s.InputDropout)
+		x = dropout(x, s.InputDropout)
 		var logit *graph.Node
 		switch s.Arch {
 		case ArchConcat:
-			logit = hiddenThenOut(scope, x, s)
+			logit = hiddenThenOut(scope, x, s, dropout)
 		case ArchProduct, ArchCosine:
 			t := graph.SliceAxis(x, 1, graph.AxisRange(0, s.TextDim))
 			im := graph.SliceAxis(x, 1, graph.AxisRange(s.TextDim, dim))
@@ -219,7 +236,7 @@ func (m *MLP) buildFn() func(scope *model.Scope, x *graph.Node) *graph.Node {
 			pi := layers.Dense(scope.In("image_proj"), im, true, s.ProjDim)
 			if s.Arch == ArchProduct {
 				h := graph.Concatenate([]*graph.Node{pt, pi, graph.Mul(pt, pi)}, -1)
-				logit = hiddenThenOut(scope, layers.DropoutStatic(scope, h, s.Dropout), s)
+				logit = hiddenThenOut(scope, dropout(h, s.Dropout), s, dropout)
 				break
 			}
 			cos := graph.ReduceSum(graph.Mul(graph.L2Normalize(pt, -1), graph.L2Normalize(pi, -1)), -1)
@@ -227,18 +244,18 @@ func (m *MLP) buildFn() func(scope *model.Scope, x *graph.Node) *graph.Node {
 			sim := scope.In("similarity")
 			scaleV := sim.VariableWithValue("scale", float32(5)).NodeValue(g)
 			side := graph.Concatenate([]*graph.Node{pt, pi}, -1)
-			side = layers.Dense(scope.In("side"), layers.DropoutStatic(scope, side, s.Dropout), true, 1)
+			side = layers.Dense(scope.In("side"), dropout(side, s.Dropout), true, 1)
 			logit = graph.Add(graph.Mul(cos, scaleV), side)
 		}
 		return graph.Sigmoid(logit)
 	}
 }
 
-func hiddenThenOut(scope *model.Scope, h *graph.Node, s MLPSettings) *graph.Node {
+func hiddenThenOut(scope *model.Scope, h *graph.Node, s MLPSettings, dropout func(*graph.Node, float64) *graph.Node) *graph.Node {
 	for i, width := range s.Hidden {
 		h = layers.Dense(scope.In("hidden_%d", i), h, true, width)
 		h = activation.Relu(h)
-		h = layers.DropoutStatic(scope, h, s.Dropout)
+		h = dropout(h, s.Dropout)
 	}
 	return layers.Dense(scope.In("out"), h, true, 1)
 }
@@ -313,7 +330,12 @@ func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
 		}
 	}
 	opt := optimizer.Adam().LearningRate(s.LearningRate).WeightDecay(s.WeightDecay).Done()
-	trainer := train.NewTrainer(backend, m.store, m.buildFn(), m.lossFn(), opt, nil, nil)
+	trainer := train.NewTrainer(backend, m.store, m.buildFn(modeTrain), m.lossFn(), opt, nil, nil)
+	monitor, err := model.NewExec(backend, m.store, m.buildFn(modeMonitor))
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer monitor.Finalize()
 
 	batch := min(s.BatchSize, len(trainRows))
 	steps := len(trainRows) / batch // the incomplete last batch is dropped; rows are reshuffled each epoch
@@ -355,8 +377,7 @@ func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
 				t.FinalizeAll()
 			}
 		}
-		m.release() // the Go backend bakes weights into inference graphs as constants
-		pred, err := m.Predict(validX)
+		pred, err := m.predict(monitor, validX)
 		if err != nil {
 			return err
 		}
@@ -478,10 +499,14 @@ func (m *MLP) Predict(X [][]float32) (out []float32, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if m.exec, err = model.NewExec(backend, m.store, m.buildFn()); err != nil {
+		if m.exec, err = model.NewExec(backend, m.store, m.buildFn(modeInfer)); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name(), err)
 		}
 	}
+	return m.predict(m.exec, X)
+}
+
+func (m *MLP) predict(exec *model.Exec, X [][]float32) (out []float32, err error) {
 	p := m.InputDim
 	out = make([]float32, 0, len(X))
 	for start := 0; start < len(X); start += predictChunk {
@@ -490,7 +515,7 @@ func (m *MLP) Predict(X [][]float32) (out []float32, err error) {
 		for i, r := range rows {
 			copy(buf[i*p:], r)
 		}
-		res, err := m.exec.Call(tensors.FromFlatDataAndDimensions(buf, len(rows), p))
+		res, err := exec.Call(tensors.FromFlatDataAndDimensions(buf, len(rows), p))
 		if err != nil {
 			return nil, fmt.Errorf("%s: predict: %w", m.Name(), err)
 		}
