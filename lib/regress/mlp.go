@@ -316,7 +316,7 @@ func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
 	m.store = model.NewStore()
 	m.store.SetParam(model.ParamInitialSeed, int64(s.Seed))
 	if s.Standardize {
-		mean, scale := standardizer(X, trainRows, p)
+		mean, scale := MeanScale(X, trainRows)
 		norm := m.store.RootScope().In("norm")
 		for _, v := range []struct {
 			name string
@@ -530,9 +530,10 @@ func (m *MLP) predict(exec *model.Exec, X [][]float32) (out []float32, err error
 	return out, nil
 }
 
-// standardizer returns per-feature means and 1/deviation over rows (1 where a feature is
-// constant).
-func standardizer(X [][]float32, rows []int, p int) (mean, scale []float32) {
+// MeanScale returns the per-feature means and 1/standard deviations of the given rows of
+// X (scale 1 where a feature is constant): (x − mean)·scale standardises a row.
+func MeanScale(X [][]float32, rows []int) (mean, scale []float32) {
+	p := len(X[rows[0]])
 	sum, sq := make([]float64, p), make([]float64, p)
 	for _, r := range rows {
 		for j, v := range X[r] {

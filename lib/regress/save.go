@@ -34,13 +34,25 @@ func MLPDir(name string) string { return filepath.Join(project.ModelsDir(), "mlp
 // Save writes the trained MLP to dir (MLPDir(m.Name()) if dir is empty) as a GoMLX
 // checkpoint plus MLPInfoFile. The folder is written beside the target and renamed over
 // it, so a reader never sees half a model.
-func (m *MLP) Save(dir string) (err error) {
+func (m *MLP) Save(dir string) error {
 	if m.store == nil {
 		return fmt.Errorf("%s: Save before Fit", m.Name())
 	}
 	if dir == "" {
 		dir = MLPDir(m.Name())
 	}
+	info := MLPInfo{Name: m.Name(), Settings: m.Settings, Encoders: m.Encoders,
+		InputDim: m.InputDim, BestEpoch: m.BestEpoch, History: m.History}
+	if err := SaveStore(dir, m.store, MLPInfoFile, info); err != nil {
+		return fmt.Errorf("%s: %w", m.Name(), err)
+	}
+	return nil
+}
+
+// SaveStore writes a GoMLX model store to dir as a checkpoint, with info as JSON in
+// infoFile beside it. The folder is built beside dir and renamed over it, so a reader
+// never sees half a model and a failure leaves the previous one.
+func SaveStore(dir string, store *model.Store, infoFile string, info any) (err error) {
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
@@ -51,30 +63,29 @@ func (m *MLP) Save(dir string) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: saving checkpoint: %v", m.Name(), r)
+			err = fmt.Errorf("saving checkpoint to %s: %v", dir, r)
 		}
 		if err != nil {
 			os.RemoveAll(tmp)
 		}
 	}()
 	// A clone: attaching a checkpoint handler to the live store would make it its loader.
-	store, err := m.store.Clone()
-	if err != nil {
-		return fmt.Errorf("%s: %w", m.Name(), err)
-	}
-	h, err := checkpoint.Build(store).Dir(tmp).Keep(1).Done()
-	if err != nil {
-		return fmt.Errorf("%s: checkpoint in %s: %w", m.Name(), tmp, err)
-	}
-	if err := h.Save(); err != nil {
-		return fmt.Errorf("%s: checkpoint in %s: %w", m.Name(), tmp, err)
-	}
-	info, err := json.MarshalIndent(MLPInfo{Name: m.Name(), Settings: m.Settings, Encoders: m.Encoders,
-		InputDim: m.InputDim, BestEpoch: m.BestEpoch, History: m.History}, "", "  ")
+	clone, err := store.Clone()
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(tmp, MLPInfoFile), append(info, '\n')); err != nil {
+	h, err := checkpoint.Build(clone).Dir(tmp).Keep(1).Done()
+	if err != nil {
+		return fmt.Errorf("checkpoint in %s: %w", tmp, err)
+	}
+	if err := h.Save(); err != nil {
+		return fmt.Errorf("checkpoint in %s: %w", tmp, err)
+	}
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(tmp, infoFile), append(b, '\n')); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -100,6 +111,28 @@ func (m *MLP) Save(dir string) (err error) {
 	return nil
 }
 
+// LoadStore reads the checkpoint in dir into a new store (all variables at once) and
+// decodes dir/infoFile into info.
+func LoadStore(dir, infoFile string, info any) (store *model.Store, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, infoFile))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, info); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, infoFile), err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: %v", dir, r)
+		}
+	}()
+	store = model.NewStore()
+	if _, err := checkpoint.Load(store).Dir(dir).Immediate().Done(); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return store, nil
+}
+
 // LoadMLP reads an MLP saved by Save from dir (a name alone, without a path separator,
 // means MLPDir(name)). If encoders are given, they must equal the ones the model was
 // trained with, in order.
@@ -109,13 +142,10 @@ func LoadMLP(dir string, encoders ...string) (m *MLP, err error) {
 			dir = MLPDir(dir)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, MLPInfoFile))
+	var info MLPInfo
+	store, err := LoadStore(dir, MLPInfoFile, &info)
 	if err != nil {
 		return nil, fmt.Errorf("load MLP: %w", err)
-	}
-	var info MLPInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, fmt.Errorf("load MLP: %s: %w", filepath.Join(dir, MLPInfoFile), err)
 	}
 	if err := info.Settings.Check(info.InputDim); err != nil {
 		return nil, fmt.Errorf("load MLP: %s: %w", filepath.Join(dir, MLPInfoFile), err)
@@ -128,10 +158,6 @@ func LoadMLP(dir string, encoders ...string) (m *MLP, err error) {
 			err = fmt.Errorf("load MLP: %s: %v", dir, r)
 		}
 	}()
-	store := model.NewStore()
-	if _, err := checkpoint.Load(store).Dir(dir).Immediate().Done(); err != nil {
-		return nil, fmt.Errorf("load MLP: %s: %w", dir, err)
-	}
 	loaded := map[string]bool{}
 	for v := range store.IterVariables() {
 		loaded[v.Path()] = true
