@@ -63,6 +63,9 @@ type MLPSettings struct {
 	Dropout      float64 `json:"dropout"` // after every hidden layer and projection
 	Loss         Loss    `json:"loss"`
 	HuberDelta   float64 `json:"huber_delta"`
+	// RankWeight > 0 adds RankWeight × a pairwise logistic ranking loss over the batch's
+	// pairs (see pairRankLoss): a ranking-aware objective for Kendall's τ. 0: off.
+	RankWeight   float64 `json:"rank_weight,omitempty"`
 	LearningRate float64 `json:"learning_rate"`
 	WeightDecay  float64 `json:"weight_decay"` // AdamW's decoupled decay
 	BatchSize    int     `json:"batch_size"`
@@ -140,6 +143,8 @@ func (s MLPSettings) Check(inputDim int) error {
 	switch {
 	case !(s.LearningRate > 0):
 		return fmt.Errorf("learning_rate = %v, want > 0", s.LearningRate)
+	case !(s.RankWeight >= 0):
+		return fmt.Errorf("rank_weight = %v, want ≥ 0", s.RankWeight)
 	case !(s.WeightDecay >= 0):
 		return fmt.Errorf("weight_decay = %v, want ≥ 0", s.WeightDecay)
 	case s.BatchSize <= 0:
@@ -158,7 +163,7 @@ func (s MLPSettings) Check(inputDim int) error {
 type Epoch struct {
 	Epoch     int     `json:"epoch"`      // 1-based
 	TrainLoss float64 `json:"train_loss"` // mean training loss over the epoch's batches (with dropout)
-	ValidLoss float64 `json:"valid_loss"` // training loss on the held-out photos
+	ValidLoss float64 `json:"valid_loss"` // Loss (without the ranking term) on the held-out photos
 	ValidMAE  float64 `json:"valid_mae"`
 	Seconds   float64 `json:"seconds"` // since the start of Fit
 }
@@ -261,14 +266,38 @@ func hiddenThenOut(scope *model.Scope, h *graph.Node, s MLPSettings, dropout fun
 }
 
 func (m *MLP) lossFn() train.LossFn {
+	var base train.LossFn
 	switch m.Settings.Loss {
 	case LossMAE:
-		return loss.MeanAbsoluteError
+		base = loss.MeanAbsoluteError
 	case LossHuber:
-		return loss.MakeHuberLoss(m.Settings.HuberDelta)
+		base = loss.MakeHuberLoss(m.Settings.HuberDelta)
 	default:
-		return loss.MeanSquaredError
+		base = loss.MeanSquaredError
 	}
+	w := m.Settings.RankWeight
+	if w <= 0 {
+		return base
+	}
+	return func(labels, predictions []*graph.Node) *graph.Node {
+		return graph.Add(base(labels, predictions), graph.MulScalar(pairRankLoss(labels[0], predictions[0]), w))
+	}
+}
+
+// rankScale turns score differences (a tenth of the [0, 1] scale apart, typically) into
+// logits for the pairwise ranking loss.
+const rankScale = 10
+
+// pairRankLoss is the mean over the batch's pairs with y_i > y_j of
+// softplus(−rankScale·(p_i − p_j)): a logistic loss on every pair the model orders
+// wrongly, the smooth counterpart of Kendall's discordant pairs.
+func pairRankLoss(y, p *graph.Node) *graph.Node {
+	dy := graph.Sub(y, graph.Transpose(y, 0, 1)) // [batch, batch]: y_i − y_j
+	dp := graph.Sub(p, graph.Transpose(p, 0, 1))
+	mask := graph.ConvertDType(graph.GreaterThan(dy, graph.ScalarZero(y.Graph(), y.DType())), y.DType())
+	pairs := graph.Softplus(graph.MulScalar(dp, -rankScale))
+	n := graph.Max(graph.ReduceAllSum(mask), graph.ScalarOne(y.Graph(), y.DType()))
+	return graph.Div(graph.ReduceAllSum(graph.Mul(pairs, mask)), n)
 }
 
 // lossValue is the training loss of one prediction, in Go, for the validation curve.

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
 	"github.com/withsense/withsense/lib/metrics"
 	"github.com/withsense/withsense/lib/progress"
 )
@@ -95,9 +98,12 @@ func TestMLPBeatsConstant(t *testing.T) {
 func TestMLPLossesAndDeterminism(t *testing.T) {
 	X, y, groups := pairData(600, 8, 8, 3)
 	var first []float32
-	for _, l := range []Loss{LossMSE, LossMAE, LossHuber, LossMSE} {
+	for k, l := range []Loss{LossMSE, LossMAE, LossHuber, LossMSE, LossMSE} {
 		s := DefaultMLPSettings(ArchProduct, 8)
 		s.Loss, s.MaxEpochs = l, 8
+		if k == 4 {
+			s.RankWeight = 0.5
+		}
 		m := NewMLP("loss-"+string(l), s)
 		if err := m.Fit(X, y, groups); err != nil {
 			t.Fatalf("%s: %v", l, err)
@@ -116,7 +122,7 @@ func TestMLPLossesAndDeterminism(t *testing.T) {
 		}
 		if first == nil {
 			first = p
-		} else if l == LossMSE {
+		} else if k == 3 {
 			for i := range p {
 				if p[i] != first[i] {
 					t.Fatalf("same seed, different predictions: %v vs %v", p[:3], first[:3])
@@ -213,5 +219,31 @@ func BenchmarkMLPFit(b *testing.B) {
 		last := m.History[len(m.History)-1]
 		b.ReportMetric(float64(last.Epoch), "epochs")
 		b.ReportMetric(last.Seconds/float64(last.Epoch), "s/epoch")
+	}
+}
+
+// TestPairRankLoss checks the ranking term by hand: with y = (0, 1) only the pair (1, 0)
+// counts; tied predictions cost softplus(0) = ln 2, the right order softplus(−10·1).
+func TestPairRankLoss(t *testing.T) {
+	backend, err := Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec, err := graph.NewExec(backend, func(y, p *graph.Node) *graph.Node { return pairRankLoss(y, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := tensors.FromValue([][]float32{{0}, {1}})
+	for _, c := range []struct {
+		p    [][]float32
+		want float64
+	}{{[][]float32{{0.5}, {0.5}}, math.Ln2}, {[][]float32{{0}, {1}}, math.Log1p(math.Exp(-10))}, {[][]float32{{1}, {0}}, math.Log1p(math.Exp(10))}} {
+		out, err := exec.Call1(y, tensors.FromValue(c.p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := float64(out.Value().(float32)); math.Abs(got-c.want) > 1e-4 {
+			t.Errorf("p = %v: rank loss %v, want %v", c.p, got, c.want)
+		}
 	}
 }
