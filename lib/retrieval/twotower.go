@@ -1,0 +1,701 @@
+// Package retrieval ranks photos for a description with a two-tower model: frozen image
+// features and frozen text features are each projected into one shared space, where the
+// cosine of a photo and a description scores the pair. The projections are trained with a
+// symmetric contrastive (InfoNCE) loss on the Flickr8k captions of the course's training
+// photos, as CLIP is on web pairs, so that a description's own photo comes first.
+//
+// Train fits a Model; ProjectImages and ProjectText map features into the shared space;
+// Ranks and TestRanks score the course's test queries; OutOfFold gives every expert-scored
+// pair a cosine from a model that never saw its photo, for the Flickr8K-Expert correlation.
+package retrieval
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/withsense/withsense/lib/dataset"
+	"github.com/withsense/withsense/lib/metrics"
+	"github.com/withsense/withsense/lib/progress"
+	"github.com/withsense/withsense/lib/project"
+	"github.com/withsense/withsense/lib/regress"
+)
+
+// Settings are every knob of the two-tower model, saved with it. DefaultSettings holds
+// the project's defaults, in this one place.
+type Settings struct {
+	// Dim is the width of the shared space both towers project into.
+	Dim int `json:"dim"`
+	// ImageHidden and TextHidden are the hidden widths of each tower: Linear → GELU →
+	// Linear, plus a linear shortcut from input to output. 0 makes the tower one linear map.
+	ImageHidden int `json:"image_hidden"`
+	TextHidden  int `json:"text_hidden"`
+	// Standardize z-scores every input feature with the training mean and deviation first.
+	Standardize bool `json:"standardize"`
+	// ImageDropout and TextDropout drop input features while training (each tower its
+	// own rate; on text features it acts as a light augmentation); Dropout acts after
+	// the hidden layers.
+	ImageDropout float64 `json:"image_dropout"`
+	TextDropout  float64 `json:"text_dropout"`
+	Dropout      float64 `json:"dropout"`
+	// Temperature τ divides the cosines into logits. It starts here and is learnt (as the
+	// log of 1/τ) when LearnTemperature is set; 1/τ is clipped at MaxLogitScale as in CLIP.
+	Temperature      float64 `json:"temperature"`
+	LearnTemperature bool    `json:"learn_temperature"`
+	MaxLogitScale    float64 `json:"max_logit_scale"`
+	LearningRate     float64 `json:"learning_rate"`
+	WeightDecay      float64 `json:"weight_decay"` // AdamW's decoupled decay
+	// BatchSize pairs per step: the other pairs of a batch are each pair's negatives.
+	BatchSize int `json:"batch_size"`
+	Epochs    int `json:"epochs"` // passes over every caption
+	// ValidFraction of the photos (with all their captions) is held out to draw the
+	// learning curve (recall of their captions among them) and to keep the weights of the
+	// best epoch (validation MRR). 0 trains on every photo and keeps the last epoch.
+	ValidFraction float64 `json:"valid_fraction"`
+	Seed          uint64  `json:"seed"`
+}
+
+// DefaultSettings returns the project's two-tower defaults: the best setting measured on
+// the course data.
+func DefaultSettings() Settings {
+	return Settings{
+		Dim:              256,
+		ImageHidden:      512,
+		TextHidden:       0,
+		Standardize:      true,
+		ImageDropout:     0.1,
+		TextDropout:      0.1,
+		Dropout:          0.2,
+		Temperature:      0.07,
+		LearnTemperature: true,
+		MaxLogitScale:    100,
+		LearningRate:     1e-3,
+		WeightDecay:      1e-4,
+		BatchSize:        256,
+		Epochs:           40,
+		ValidFraction:    0.1,
+		Seed:             project.Seed,
+	}
+}
+
+// Check reports the first invalid setting.
+func (s Settings) Check() error {
+	switch {
+	case s.Dim <= 0:
+		return fmt.Errorf("dim = %d, want > 0", s.Dim)
+	case s.ImageHidden < 0 || s.TextHidden < 0:
+		return fmt.Errorf("image_hidden = %d, text_hidden = %d: want ≥ 0 (0 = linear tower)", s.ImageHidden, s.TextHidden)
+	case !(s.Temperature > 0):
+		return fmt.Errorf("temperature = %v, want > 0", s.Temperature)
+	case !(s.MaxLogitScale >= 1/s.Temperature):
+		return fmt.Errorf("max_logit_scale = %v, want ≥ 1/temperature = %v", s.MaxLogitScale, 1/s.Temperature)
+	case !(s.LearningRate > 0):
+		return fmt.Errorf("learning_rate = %v, want > 0", s.LearningRate)
+	case !(s.WeightDecay >= 0):
+		return fmt.Errorf("weight_decay = %v, want ≥ 0", s.WeightDecay)
+	case s.BatchSize < 2:
+		return fmt.Errorf("batch_size = %d, want ≥ 2 (the other pairs of a batch are the negatives)", s.BatchSize)
+	case s.Epochs <= 0:
+		return fmt.Errorf("epochs = %d, want > 0", s.Epochs)
+	case !(s.ValidFraction >= 0 && s.ValidFraction < 1):
+		return fmt.Errorf("valid_fraction = %v, want in [0, 1)", s.ValidFraction)
+	}
+	for _, d := range []struct {
+		name string
+		v    float64
+	}{{"image_dropout", s.ImageDropout}, {"text_dropout", s.TextDropout}, {"dropout", s.Dropout}} {
+		if !(d.v >= 0 && d.v < 1) {
+			return fmt.Errorf("%s = %v, want in [0, 1)", d.name, d.v)
+		}
+	}
+	return nil
+}
+
+// Epoch is one point of the learning curve.
+type Epoch struct {
+	Epoch     int     `json:"epoch"`      // 1-based
+	TrainLoss float64 `json:"train_loss"` // mean symmetric InfoNCE over the epoch's batches (with dropout)
+	// ValidR1, ValidR5 and ValidMRR rank each held-out caption's photo among all
+	// held-out photos (NaN when ValidFraction is 0).
+	ValidR1     float64 `json:"valid_r1"`
+	ValidR5     float64 `json:"valid_r5"`
+	ValidMRR    float64 `json:"valid_mrr"`
+	Temperature float64 `json:"temperature"` // τ after the epoch
+	Seconds     float64 `json:"seconds"`     // since the start of Train
+}
+
+// Model is a trained two-tower model. Name and the encoder names are not used by the
+// computation; they are saved with the model so a loader can check it is fed the features
+// it was trained on.
+type Model struct {
+	Name         string
+	Settings     Settings
+	ImageEncoder string
+	TextEncoder  string
+	ImageDim     int // width of the image features it takes
+	TextDim      int // width of the text features it takes
+
+	History   []Epoch // the learning curve of Train
+	BestEpoch int     // the epoch whose weights were kept
+	// ValidPhotos is the number of photos Train held out (0 with ValidFraction 0).
+	ValidPhotos int
+
+	store *model.Store
+	execs map[execKey]*model.Exec // compiled projections
+}
+
+// execKey names a compiled projection: the tower and what it is built for.
+type execKey struct {
+	side string
+	mode graphMode
+}
+
+// Variable scopes of the towers and the temperature.
+const (
+	imageScope = "image"
+	textScope  = "text"
+	tempScope  = "temperature"
+)
+
+// Train fits a two-tower model on (text, photo) pairs: text i describes photo
+// imageOfText[i] (an index into imgFeats). Photos may have several texts; two texts of the
+// same photo in one batch are never each other's negatives. Features should be the
+// encoders' L2-normalised vectors (features.Normalize); they must be finite and of one
+// width per side. A progress bar counts epochs.
+func Train(imgFeats, textFeats [][]float32, imageOfText []int, s Settings) (*Model, error) {
+	return TrainWithHook(imgFeats, textFeats, imageOfText, s, nil)
+}
+
+// TrainWithHook is Train with onEpoch called after every epoch (nil: none), e.g. to draw
+// the learning curve live.
+func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Settings, onEpoch func(Epoch)) (m *Model, err error) {
+	if err := s.Check(); err != nil {
+		return nil, fmt.Errorf("two-tower settings: %w", err)
+	}
+	imgDim, err := checkFeatures("image features", imgFeats, 0)
+	if err != nil {
+		return nil, err
+	}
+	textDim, err := checkFeatures("text features", textFeats, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(imageOfText) != len(textFeats) {
+		return nil, fmt.Errorf("two-tower: %d texts but %d photo indices (imageOfText)", len(textFeats), len(imageOfText))
+	}
+	for i, p := range imageOfText {
+		if p < 0 || p >= len(imgFeats) {
+			return nil, fmt.Errorf("two-tower: imageOfText[%d] = %d, out of range [0, %d) of the image features", i, p, len(imgFeats))
+		}
+	}
+
+	// Held-out photos for the learning curve and the kept epoch.
+	trainTexts := make([]int, len(textFeats))
+	for i := range trainTexts {
+		trainTexts[i] = i
+	}
+	var validTexts []int
+	if s.ValidFraction > 0 {
+		groups := make([]string, len(imageOfText))
+		for i, p := range imageOfText {
+			groups[i] = strconv.Itoa(p)
+		}
+		if trainTexts, validTexts, err = dataset.GroupShuffleSplit(groups, s.ValidFraction, s.Seed); err != nil {
+			return nil, fmt.Errorf("two-tower: validation split: %w", err)
+		}
+	}
+	trainPhotos := distinctPhotos(imageOfText, trainTexts)
+	if len(trainPhotos) < 2 {
+		return nil, fmt.Errorf("two-tower: %d training photos, need at least 2", len(trainPhotos))
+	}
+	batch := min(s.BatchSize, len(trainTexts))
+
+	backend, err := regress.Backend()
+	if err != nil {
+		return nil, err
+	}
+	m = &Model{Name: "two-tower", Settings: s, ImageDim: imgDim, TextDim: textDim}
+	defer func() { // GoMLX reports graph-building errors by panicking
+		if r := recover(); r != nil {
+			err = fmt.Errorf("two-tower: %v", r)
+		}
+	}()
+	m.store = model.NewStore()
+	m.store.SetParam(model.ParamInitialSeed, int64(s.Seed))
+	root := m.store.RootScope()
+	if s.Standardize {
+		if err := createStandardizer(root.In(imageScope), imgFeats, trainPhotos); err != nil {
+			return nil, err
+		}
+		if err := createStandardizer(root.In(textScope), textFeats, trainTexts); err != nil {
+			return nil, err
+		}
+	}
+	logScale := root.In(tempScope).VariableWithValue("log_scale", float32(math.Log(1/s.Temperature)))
+	logScale.SetTrainable(s.LearnTemperature)
+
+	opt := optimizer.Adam().LearningRate(s.LearningRate).WeightDecay(s.WeightDecay).Done()
+	trainer := train.NewTrainer(backend, m.store, m.logitsFn(), contrastiveLoss, opt, nil, nil)
+
+	rng := rand.New(rand.NewPCG(s.Seed, 0x74776f746f776572))
+	var validImgs, validText [][]float32
+	var validRel []int
+	if len(validTexts) > 0 {
+		validPhotos := distinctPhotos(imageOfText, validTexts)
+		at := map[int]int{}
+		for i, p := range validPhotos {
+			at[p] = i
+			validImgs = append(validImgs, imgFeats[p])
+		}
+		for _, t := range validTexts {
+			validText = append(validText, textFeats[t])
+			validRel = append(validRel, at[imageOfText[t]])
+		}
+		m.ValidPhotos = len(validPhotos)
+	}
+
+	bar := progress.New("two-tower", s.Epochs)
+	defer bar.Done()
+	start := time.Now()
+	var best map[string]*tensors.Tensor
+	bestMRR := math.Inf(-1)
+	imgBuf := make([]float32, batch*imgDim)
+	txtBuf := make([]float32, batch*textDim)
+	for epoch := 1; epoch <= s.Epochs; epoch++ {
+		order := epochOrder(rng, trainTexts, imageOfText)
+		steps := len(order) / batch // the incomplete last batch is dropped; the order changes every epoch
+		var lossSum float64
+		for step := range steps {
+			pairs := order[step*batch : (step+1)*batch]
+			photos := make([]int, batch)
+			for b, t := range pairs {
+				photos[b] = imageOfText[t]
+				copy(imgBuf[b*imgDim:(b+1)*imgDim], imgFeats[photos[b]])
+				copy(txtBuf[b*textDim:(b+1)*textDim], textFeats[t])
+			}
+			out, err := trainer.TrainStep(train.Batch{
+				Inputs: []*tensors.Tensor{
+					tensors.FromFlatDataAndDimensions(slices.Clone(imgBuf), batch, imgDim),
+					tensors.FromFlatDataAndDimensions(slices.Clone(txtBuf), batch, textDim),
+				},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(SamePhotoMask(photos), batch, batch)},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("two-tower: epoch %d step %d: %w", epoch, step, err)
+			}
+			lossSum += scalarOf(out[0])
+			for _, t := range out {
+				t.FinalizeAll()
+			}
+		}
+		e := Epoch{Epoch: epoch, TrainLoss: lossSum / float64(max(steps, 1)), ValidR1: math.NaN(), ValidR5: math.NaN(), ValidMRR: math.NaN()}
+		if e.Temperature, err = m.Temperature(); err != nil {
+			return nil, err
+		}
+		if len(validTexts) > 0 {
+			ranks, err := m.ranks(validImgs, validText, validRel, modeMonitor)
+			if err != nil {
+				return nil, fmt.Errorf("two-tower: epoch %d: validation: %w", epoch, err)
+			}
+			r, err := metrics.Summarize(ranks)
+			if err != nil {
+				return nil, err
+			}
+			e.ValidR1, e.ValidR5, e.ValidMRR = r.R1, r.R5, r.MRR
+		}
+		e.Seconds = time.Since(start).Seconds()
+		m.History = append(m.History, e)
+		if len(validTexts) == 0 || e.ValidMRR > bestMRR {
+			m.BestEpoch, bestMRR = epoch, e.ValidMRR
+			if len(validTexts) > 0 && epoch < s.Epochs {
+				if best, err = m.snapshot(best); err != nil {
+					return nil, err
+				}
+			} else {
+				best = nil // the weights in the store are the ones to keep
+			}
+		}
+		bar.Add(1)
+		if onEpoch != nil {
+			onEpoch(e)
+		}
+	}
+	m.release()
+	for path, t := range best {
+		if err := m.store.GetVariable(path).SetValue(t); err != nil {
+			return nil, fmt.Errorf("two-tower: restoring %s: %w", path, err)
+		}
+	}
+	if err := m.dropOptimizerState(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// epochOrder lists every training text once, in batches-to-be order: round r holds the
+// r-th caption (in a fresh random order per photo) of every photo that has one, photos
+// shuffled, so consecutive pairs rarely share a photo; only pairs across a round boundary
+// can, and the loss masks those.
+func epochOrder(rng *rand.Rand, texts, imageOfText []int) []int {
+	byPhoto := map[int][]int{}
+	var photos []int
+	for _, t := range texts {
+		p := imageOfText[t]
+		if _, ok := byPhoto[p]; !ok {
+			photos = append(photos, p)
+		}
+		byPhoto[p] = append(byPhoto[p], t)
+	}
+	rounds := 0
+	for _, p := range photos {
+		ts := byPhoto[p]
+		rng.Shuffle(len(ts), func(i, j int) { ts[i], ts[j] = ts[j], ts[i] })
+		rounds = max(rounds, len(ts))
+	}
+	order := make([]int, 0, len(texts))
+	for r := range rounds {
+		rng.Shuffle(len(photos), func(i, j int) { photos[i], photos[j] = photos[j], photos[i] })
+		for _, p := range photos {
+			if ts := byPhoto[p]; r < len(ts) {
+				order = append(order, ts[r])
+			}
+		}
+	}
+	return order
+}
+
+// SamePhotoMask returns the row-major [n, n] mask of a batch whose pair b shows photo
+// photos[b]: 1 where two different pairs show the same photo (they must not be each
+// other's negatives), 0 elsewhere and on the diagonal.
+func SamePhotoMask(photos []int) []float32 {
+	n := len(photos)
+	mask := make([]float32, n*n)
+	for i, p := range photos {
+		for j, q := range photos {
+			if i != j && p == q {
+				mask[i*n+j] = 1
+			}
+		}
+	}
+	return mask
+}
+
+// maskedOut is subtracted from the logits of masked pairs: exp(−1e4) is 0 in float32.
+const maskedOut = 1e4
+
+// contrastiveLoss is the symmetric InfoNCE loss of a batch: predictions[0] are the logits
+// [n, n] (row: text, column: the photo of each pair), labels[0] the SamePhotoMask. Each
+// text's own pair is the target among the batch's photos (text → image) and each photo's
+// own pair among the batch's texts (image → text); same-photo pairs are left out of both
+// denominators. The result is the mean of the two cross-entropies.
+func contrastiveLoss(labels, predictions []*graph.Node) *graph.Node {
+	logits, same := predictions[0], labels[0]
+	g := logits.Graph()
+	n := logits.Shape().Dimensions[0]
+	masked := graph.Sub(logits, graph.MulScalar(graph.ConvertDType(same, logits.DType()), maskedOut))
+	eye := graph.ConvertDType(graph.Diagonal(g, n), logits.DType())
+	t2i := graph.ReduceSum(graph.Mul(graph.LogSoftmax(masked, -1), eye), -1) // [n]: log p(photo i | text i)
+	i2t := graph.ReduceSum(graph.Mul(graph.LogSoftmax(masked, 0), eye), 0)   // [n]: log p(text j | photo j)
+	return graph.MulScalar(graph.Add(graph.ReduceAllMean(t2i), graph.ReduceAllMean(i2t)), -0.5)
+}
+
+// logitsFn builds the training graph: both towers, then the scaled cosine matrix.
+func (m *Model) logitsFn() func(scope *model.Scope, img, txt *graph.Node) *graph.Node {
+	return func(scope *model.Scope, img, txt *graph.Node) *graph.Node {
+		vi := m.tower(scope.In(imageScope), img, m.Settings.ImageHidden, m.Settings.ImageDropout, modeTrain)
+		vt := m.tower(scope.In(textScope), txt, m.Settings.TextHidden, m.Settings.TextDropout, modeTrain)
+		cos := graph.MatMul(vt, graph.Transpose(vi, 0, 1)) // [texts, photos]
+		return graph.Mul(cos, m.logitScale(scope, img.Graph()))
+	}
+}
+
+// logitScale is 1/τ = exp(log_scale), clipped at MaxLogitScale.
+func (m *Model) logitScale(scope *model.Scope, g *graph.Graph) *graph.Node {
+	v := scope.In(tempScope).GetVariable("log_scale")
+	if v == nil {
+		panic("the temperature variable is missing")
+	}
+	return graph.Exp(graph.MinScalar(v.NodeValue(g), math.Log(m.Settings.MaxLogitScale)))
+}
+
+// graphMode says what a tower graph is built for.
+type graphMode int
+
+const (
+	modeTrain   graphMode = iota // dropout on
+	modeMonitor                  // no dropout, weights read at every call (validation during training)
+	modeInfer                    // no dropout, weights baked in as constants where the backend prefers it
+)
+
+// tower projects features [n, in] into the shared space [n, Dim], L2-normalised.
+func (m *Model) tower(scope *model.Scope, x *graph.Node, hidden int, inputDropout float64, mode graphMode) *graph.Node {
+	s := m.Settings
+	g := x.Graph()
+	if mode == modeMonitor {
+		// The Go backend embeds the variables of non-training graphs as constants, which
+		// would freeze the weights of the first compilation; a "training" graph reads them.
+		scope.SetTraining(g, true)
+	}
+	dropout := func(x *graph.Node, rate float64) *graph.Node {
+		if mode != modeTrain {
+			return x
+		}
+		return layers.DropoutStatic(scope, x, rate)
+	}
+	dim := x.Shape().Dimensions[1]
+	if s.Standardize {
+		norm := scope.In("norm")
+		mean := norm.VariableWithShape("mean", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
+		scale := norm.VariableWithShape("scale", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
+		x = graph.Mul(graph.Sub(x, graph.InsertAxes(mean, 0)), graph.InsertAxes(scale, 0))
+	}
+	x = dropout(x, inputDropout)
+	var out *graph.Node
+	if hidden == 0 {
+		out = layers.Dense(scope.In("out"), x, true, s.Dim)
+	} else {
+		h := layers.Dense(scope.In("hidden"), x, true, hidden)
+		h = activation.Gelu(h)
+		h = dropout(h, s.Dropout)
+		out = graph.Add(layers.Dense(scope.In("out"), h, true, s.Dim), layers.Dense(scope.In("shortcut"), x, false, s.Dim))
+	}
+	return graph.L2Normalize(out, -1)
+}
+
+// createStandardizer stores the features' training means and 1/deviations
+// (regress.MeanScale) as fixed variables of scope.
+func createStandardizer(scope *model.Scope, X [][]float32, rows []int) error {
+	mean, scale := regress.MeanScale(X, rows)
+	norm := scope.In("norm")
+	for _, v := range []struct {
+		name string
+		val  []float32
+	}{{"mean", mean}, {"scale", scale}} {
+		nv, err := norm.CreateVariable(v.name, tensors.FromFlatDataAndDimensions(v.val, len(v.val)))
+		if err != nil {
+			return fmt.Errorf("two-tower: %w", err)
+		}
+		nv.SetTrainable(false)
+	}
+	return nil
+}
+
+// distinctPhotos returns the photos of texts, in first-seen order.
+func distinctPhotos(imageOfText, texts []int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, t := range texts {
+		if p := imageOfText[t]; !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// checkFeatures checks rows are non-empty, of one width (dim, if > 0) and finite, and
+// returns the width.
+func checkFeatures(what string, X [][]float32, dim int) (int, error) {
+	if len(X) == 0 {
+		return 0, fmt.Errorf("two-tower: no %s", what)
+	}
+	if dim <= 0 {
+		dim = len(X[0])
+		if dim == 0 {
+			return 0, fmt.Errorf("two-tower: %s row 0 is empty", what)
+		}
+	}
+	for i, row := range X {
+		if len(row) != dim {
+			return 0, fmt.Errorf("two-tower: %s row %d has %d values, want %d", what, i, len(row), dim)
+		}
+		for j, v := range row {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return 0, fmt.Errorf("two-tower: %s row %d value %d is %v", what, i, j, v)
+			}
+		}
+	}
+	return dim, nil
+}
+
+// Temperature returns the model's current τ (1/τ clipped at MaxLogitScale).
+func (m *Model) Temperature() (float64, error) {
+	if m == nil || m.store == nil {
+		return math.NaN(), fmt.Errorf("two-tower: Temperature before Train or Load")
+	}
+	v := m.store.RootScope().In(tempScope).GetVariable("log_scale")
+	if v == nil {
+		return math.NaN(), fmt.Errorf("two-tower: no temperature variable")
+	}
+	t, err := v.Value()
+	if err != nil {
+		return math.NaN(), err
+	}
+	return 1 / min(math.Exp(scalarOf(t)), m.Settings.MaxLogitScale), nil
+}
+
+// snapshot copies the values of the model's variables (not the optimizer's) to host
+// memory, reusing the tensors of a previous snapshot.
+func (m *Model) snapshot(prev map[string]*tensors.Tensor) (map[string]*tensors.Tensor, error) {
+	for _, t := range prev {
+		t.FinalizeAll()
+	}
+	out := map[string]*tensors.Tensor{}
+	for v := range m.store.IterVariables() {
+		if !isModelVariable(v.Path()) {
+			continue
+		}
+		val, err := v.Value()
+		if err != nil {
+			return nil, err
+		}
+		c, err := val.LocalClone()
+		if err != nil {
+			return nil, fmt.Errorf("two-tower: snapshot of %s: %w", v.Path(), err)
+		}
+		out[v.Path()] = c
+	}
+	return out, nil
+}
+
+// isModelVariable tells the towers' weights (and input standardisation) and the
+// temperature from the optimizer's moments, step counters and random state.
+func isModelVariable(path string) bool {
+	for _, prefix := range []string{"/" + imageScope + "/", "/" + textScope + "/", "/" + tempScope + "/"} {
+		if len(path) >= len(prefix) && path[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// dropOptimizerState deletes everything but the model from the store, so a checkpoint
+// holds just what projection needs.
+func (m *Model) dropOptimizerState() error {
+	var drop []string
+	for v := range m.store.IterVariables() {
+		if !isModelVariable(v.Path()) {
+			drop = append(drop, v.Path())
+		}
+	}
+	for _, path := range drop {
+		if err := m.store.DeleteVariable(path); err != nil {
+			return fmt.Errorf("two-tower: dropping %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// release drops the compiled projections.
+func (m *Model) release() {
+	for k, e := range m.execs {
+		e.Finalize()
+		delete(m.execs, k)
+	}
+}
+
+// projectChunk is the number of rows per projection call (one compiled graph per shape:
+// full chunks and one remainder).
+const projectChunk = 1024
+
+// ProjectImages maps image features (as given to Train) into the shared space: unit
+// vectors of Settings.Dim values.
+func (m *Model) ProjectImages(feats [][]float32) ([][]float32, error) {
+	return m.project(imageScope, feats, modeInfer)
+}
+
+// ProjectText maps text features (as given to Train) into the shared space.
+func (m *Model) ProjectText(feats [][]float32) ([][]float32, error) {
+	return m.project(textScope, feats, modeInfer)
+}
+
+// project runs one tower, compiled for mode (modeMonitor while training, whose weights
+// change between calls; modeInfer after).
+func (m *Model) project(side string, feats [][]float32, mode graphMode) (out [][]float32, err error) {
+	if m == nil || m.store == nil {
+		return nil, fmt.Errorf("two-tower: projection before Train or Load")
+	}
+	what, dim, hidden, dropout := "image features", m.ImageDim, m.Settings.ImageHidden, m.Settings.ImageDropout
+	if side == textScope {
+		what, dim, hidden, dropout = "text features", m.TextDim, m.Settings.TextHidden, m.Settings.TextDropout
+	}
+	if len(feats) == 0 {
+		return nil, nil
+	}
+	if _, err := checkFeatures(what, feats, dim); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("two-tower: projecting %s: %v", what, r)
+		}
+	}()
+	key := execKey{side, mode}
+	exec := m.execs[key]
+	if exec == nil {
+		backend, err := regress.Backend()
+		if err != nil {
+			return nil, err
+		}
+		exec, err = model.NewExec(backend, m.store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+			return m.tower(scope.In("%s", side), x, hidden, dropout, mode)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("two-tower: %w", err)
+		}
+		if m.execs == nil {
+			m.execs = map[execKey]*model.Exec{}
+		}
+		m.execs[key] = exec
+	}
+	d := m.Settings.Dim
+	out = make([][]float32, 0, len(feats))
+	for start := 0; start < len(feats); start += projectChunk {
+		rows := feats[start:min(start+projectChunk, len(feats))]
+		buf := make([]float32, len(rows)*dim)
+		for i, r := range rows {
+			copy(buf[i*dim:], r)
+		}
+		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(buf, len(rows), dim))
+		if err != nil {
+			return nil, fmt.Errorf("two-tower: projecting %s: %w", what, err)
+		}
+		flat, err := tensors.CopyFlatData[float32](res[0])
+		for _, t := range res {
+			t.FinalizeAll()
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range rows {
+			out = append(out, flat[i*d:(i+1)*d:(i+1)*d])
+		}
+	}
+	return out, nil
+}
+
+func scalarOf(t *tensors.Tensor) float64 {
+	var v float64
+	_ = t.ConstFlatData(func(flat any) {
+		switch f := flat.(type) {
+		case []float32:
+			v = float64(f[0])
+		case []float64:
+			v = f[0]
+		}
+	})
+	return v
+}
