@@ -17,7 +17,7 @@ func synthetic() ([]dataset.Sample, [][]float32, []float32, []string) {
 	for p := range 40 {
 		for c := range 4 {
 			img := string(rune('a'+p%26)) + string(rune('a'+p/26)) + ".jpg"
-			v := float64((p*7+c*3)%10) / 10
+			v := float64((p*7+c*3)%4) / 3 // one of 0, 1/3, 2/3, 1: the target is exactly v
 			score := 1 + int(math.Round(3*v))
 			s = append(s, dataset.Sample{Image: img, QueryID: "x.jpg#2", Experts: [3]int{score, score, score}, Crowd: math.NaN(),
 				Target: dataset.Target([3]int{score, score, score})})
