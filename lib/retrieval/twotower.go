@@ -60,7 +60,11 @@ type Settings struct {
 	WeightDecay      float64 `json:"weight_decay"` // AdamW's decoupled decay
 	// BatchSize pairs per step: the other pairs of a batch are each pair's negatives.
 	BatchSize int `json:"batch_size"`
-	Epochs    int `json:"epochs"` // passes over every caption
+	// HardNegatives > 1 fills batches with groups of that many photos that look alike
+	// (nearest neighbours by cosine of their image features), so that negatives are hard
+	// to tell apart; 0 or 1 draws the photos of a batch at random.
+	HardNegatives int `json:"hard_negatives"`
+	Epochs        int `json:"epochs"` // passes over every caption
 	// ValidFraction of the photos (with all their captions) is held out to draw the
 	// learning curve (recall of their captions among them) and to keep the weights of the
 	// best epoch (validation MRR). 0 trains on every photo and keeps the last epoch.
@@ -108,6 +112,8 @@ func (s Settings) Check() error {
 		return fmt.Errorf("weight_decay = %v, want ≥ 0", s.WeightDecay)
 	case s.BatchSize < 2:
 		return fmt.Errorf("batch_size = %d, want ≥ 2 (the other pairs of a batch are the negatives)", s.BatchSize)
+	case s.HardNegatives < 0 || s.HardNegatives > s.BatchSize:
+		return fmt.Errorf("hard_negatives = %d, want 0 (off) to batch_size %d", s.HardNegatives, s.BatchSize)
 	case s.Epochs <= 0:
 		return fmt.Errorf("epochs = %d, want > 0", s.Epochs)
 	case !(s.ValidFraction >= 0 && s.ValidFraction < 1):
@@ -267,6 +273,11 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 		m.ValidPhotos = len(validPhotos)
 	}
 
+	var neighbours map[int][]int
+	if s.HardNegatives > 1 {
+		neighbours = nearestPhotos(imgFeats, trainPhotos, 4*s.HardNegatives)
+	}
+
 	bar := progress.New("two-tower", s.Epochs)
 	defer bar.Done()
 	start := time.Now()
@@ -275,7 +286,7 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 	imgBuf := make([]float32, batch*imgDim)
 	txtBuf := make([]float32, batch*textDim)
 	for epoch := 1; epoch <= s.Epochs; epoch++ {
-		order := epochOrder(rng, trainTexts, imageOfText)
+		order := epochOrder(rng, trainTexts, imageOfText, neighbours, s.HardNegatives)
 		steps := len(order) / batch // the incomplete last batch is dropped; the order changes every epoch
 		var lossSum float64
 		for step := range steps {
@@ -347,9 +358,10 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 
 // epochOrder lists every training text once, in batches-to-be order: round r holds the
 // r-th caption (in a fresh random order per photo) of every photo that has one, photos
-// shuffled, so consecutive pairs rarely share a photo; only pairs across a round boundary
-// can, and the loss masks those.
-func epochOrder(rng *rand.Rand, texts, imageOfText []int) []int {
+// shuffled (in groups of `group` look-alikes if group > 1, see similarOrder), so
+// consecutive pairs rarely share a photo; only pairs across a round boundary can, and the
+// loss masks those.
+func epochOrder(rng *rand.Rand, texts, imageOfText []int, neighbours map[int][]int, group int) []int {
 	byPhoto := map[int][]int{}
 	var photos []int
 	for _, t := range texts {
@@ -368,6 +380,9 @@ func epochOrder(rng *rand.Rand, texts, imageOfText []int) []int {
 	order := make([]int, 0, len(texts))
 	for r := range rounds {
 		rng.Shuffle(len(photos), func(i, j int) { photos[i], photos[j] = photos[j], photos[i] })
+		if group > 1 {
+			photos = similarOrder(rng, photos, neighbours, group)
+		}
 		for _, p := range photos {
 			if ts := byPhoto[p]; r < len(ts) {
 				order = append(order, ts[r])
@@ -375,6 +390,87 @@ func epochOrder(rng *rand.Rand, texts, imageOfText []int) []int {
 		}
 	}
 	return order
+}
+
+// nearestPhotos returns, for each photo of photos, its k nearest other photos among
+// photos by cosine of the features, nearest first.
+func nearestPhotos(feats [][]float32, photos []int, k int) map[int][]int {
+	norm := make(map[int][]float32, len(photos))
+	for _, p := range photos {
+		v := slices.Clone(feats[p])
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		if s > 0 {
+			for i := range v {
+				v[i] /= float32(math.Sqrt(s))
+			}
+		}
+		norm[p] = v
+	}
+	k = min(k, len(photos)-1)
+	out := make(map[int][]int, len(photos))
+	sims := make([]float32, len(photos))
+	idx := make([]int, len(photos))
+	for _, p := range photos {
+		for j, q := range photos {
+			sims[j], idx[j] = dot(norm[p], norm[q]), j
+			if q == p {
+				sims[j] = float32(math.Inf(-1))
+			}
+		}
+		slices.SortFunc(idx, func(a, b int) int {
+			if sims[a] != sims[b] {
+				if sims[a] > sims[b] {
+					return -1
+				}
+				return 1
+			}
+			return a - b
+		})
+		nn := make([]int, k)
+		for i := range k {
+			nn[i] = photos[idx[i]]
+		}
+		out[p] = nn
+	}
+	return out
+}
+
+// similarOrder reorders shuffled photos into consecutive groups of look-alikes: each photo
+// not yet placed, in the given order, starts a group and pulls in its nearest neighbours
+// not yet placed, up to group photos; the groups are then shuffled.
+func similarOrder(rng *rand.Rand, photos []int, neighbours map[int][]int, group int) []int {
+	placed := make(map[int]bool, len(photos))
+	here := make(map[int]bool, len(photos))
+	for _, p := range photos {
+		here[p] = true
+	}
+	var groups [][]int
+	for _, p := range photos {
+		if placed[p] {
+			continue
+		}
+		placed[p] = true
+		g := []int{p}
+		for _, q := range neighbours[p] {
+			if len(g) == group {
+				break
+			}
+			if here[q] && !placed[q] {
+				placed[q] = true
+				g = append(g, q)
+			}
+		}
+		groups = append(groups, g)
+	}
+	rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+	out := make([]int, 0, len(photos))
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
 }
 
 // SamePhotoMask returns the row-major [n, n] mask of a batch whose pair b shows photo

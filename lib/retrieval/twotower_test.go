@@ -260,7 +260,7 @@ func TestEpochOrder(t *testing.T) {
 	of := []int{0, 0, 0, 1, 1, 2, 3, 3, 3, 3}
 	texts := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 	rng := rand.New(rand.NewPCG(1, 2))
-	order := epochOrder(rng, slices.Clone(texts), of)
+	order := epochOrder(rng, slices.Clone(texts), of, nil, 0)
 	sorted := slices.Sorted(slices.Values(order))
 	if !slices.Equal(sorted, texts) {
 		t.Fatalf("epoch order %v is not a permutation of %v", order, texts)
@@ -386,5 +386,56 @@ func TestBadInput(t *testing.T) {
 	var empty Model
 	if _, err := empty.ProjectText(text); err == nil {
 		t.Error("an untrained model projected")
+	}
+}
+
+// TestHardNegativeGroups checks that with HardNegatives the photos come in groups of
+// look-alikes: on features made of 10 tight clusters of 8 photos, every group of 8
+// consecutive photos of a round is one cluster, and every photo comes once.
+func TestHardNegativeGroups(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	var feats [][]float32
+	var photos []int
+	for range 10 {
+		center := make([]float32, 16)
+		for j := range center {
+			center[j] = float32(r.NormFloat64())
+		}
+		for range 8 {
+			v := slices.Clone(center)
+			for j := range v {
+				v[j] += 0.05 * float32(r.NormFloat64())
+			}
+			photos = append(photos, len(feats))
+			feats = append(feats, v)
+		}
+	}
+	nn := nearestPhotos(feats, photos, 32)
+	if got := nn[0][:7]; !slices.Equal(slices.Sorted(slices.Values(got)), []int{1, 2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("7 nearest of photo 0: %v, want its cluster 1..7", got)
+	}
+	shuffled := slices.Clone(photos)
+	r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	order := similarOrder(r, shuffled, nn, 8)
+	if !slices.Equal(slices.Sorted(slices.Values(order)), photos) {
+		t.Fatalf("order %v is not a permutation of the photos", order)
+	}
+	for g := 0; g < len(order); g += 8 {
+		for _, p := range order[g : g+8] {
+			if p/8 != order[g]/8 {
+				t.Fatalf("group %v mixes clusters", order[g:g+8])
+			}
+		}
+	}
+	// Training with hard negatives still learns.
+	img, text, of := synthetic(200, 5, 32, 16, 0.5, 6)
+	s := testSettings()
+	s.HardNegatives, s.Epochs = 8, 10
+	m, err := Train(img, text, of, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := m.History[len(m.History)-1]; last.ValidR1 < 0.5 {
+		t.Errorf("with hard negatives: validation R@1 %.3f after %d epochs, want ≥ 0.5", last.ValidR1, last.Epoch)
 	}
 }
