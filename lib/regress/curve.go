@@ -100,3 +100,6 @@ func liveCurve(name string) (update func(Epoch), done func(bestEpoch int)) {
 		gonbui.UpdateHTML(id, CurveSVG("MLP "+name, hist, best))
 	}, done
 }
+
+// Curve is the MLP's learning curve of its last Fit as an inline SVG (see CurveSVG).
+func (m *MLP) Curve() string { return CurveSVG("MLP "+m.Name(), m.History, m.BestEpoch) }

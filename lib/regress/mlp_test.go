@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -141,6 +142,9 @@ func TestMLPSaveLoad(t *testing.T) {
 		m.Encoders = []string{"glove-100", "inception-v3"}
 		if err := m.Fit(X, y, groups); err != nil {
 			t.Fatal(err)
+		}
+		if svg := m.Curve(); !strings.HasPrefix(svg, "<svg") || strings.Count(svg, "<polyline") != 3 {
+			t.Errorf("%s: learning curve SVG malformed: %.200s", arch, svg)
 		}
 		want, _ := m.Predict(X[:50])
 		dir := filepath.Join(t.TempDir(), "mlp", m.Name())
