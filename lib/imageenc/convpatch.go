@@ -2,6 +2,7 @@ package imageenc
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -91,26 +92,70 @@ func conv2D(x *Node, spec convSpec, kernel, bias *Node, relu bool) *Node {
 	return nn.Dense(im2col(x, spec), kernel, bias, compute.DenseLayoutInputOutputs, act)
 }
 
-// windowPool computes a max or mean pool with a k×k window and stride s over x [N, H, W,
-// C]; with "same" padding the mean excludes the padding (as Keras/TF do).
-func windowPool(x *Node, max bool, kh, kw, sh, sw int, padding string) (*Node, error) {
+// windowPool computes a max or mean pool with a kh×kw window and strides sh, sw over x
+// [N, H, W, C]; with "same" padding the mean excludes the padding (as Keras/TF do). It
+// avoids the Go backend's ReduceWindow (element by element, slow): each of the kh·kw window
+// taps is gathered as a strided [N, Ho, Wo, C] view, and the taps are combined with
+// element-wise Max or Add.
+func windowPool(x *Node, isMax bool, kh, kw, sh, sw int, padding string) (*Node, error) {
+	g := x.Graph()
 	dims := x.Shape().Dimensions
-	var paddings [][2]int
-	for i, size := range []int{dims[1], dims[2]} {
-		k, s := []int{kh, kw}[i], []int{sh, sw}[i]
-		before, after, err := convPadding(padding, size, k, s)
-		if err != nil {
-			return nil, err
+	n, h, w, c := dims[0], dims[1], dims[2], dims[3]
+	top, bottom, err := convPadding(padding, h, kh, sh)
+	if err != nil {
+		return nil, err
+	}
+	left, right, err := convPadding(padding, w, kw, sw)
+	if err != nil {
+		return nil, err
+	}
+	if top+bottom+left+right > 0 {
+		fill := 0.0
+		if isMax {
+			fill = math.Inf(-1)
 		}
-		paddings = append(paddings, [2]int{before, after})
+		x = Pad(x, Scalar(g, x.DType(), fill), compute.PadAxis{},
+			compute.PadAxis{Start: top, End: bottom}, compute.PadAxis{Start: left, End: right})
 	}
-	var pool *PoolBuilder
-	if max {
-		pool = MaxPool(x)
-	} else {
-		pool = MeanPool(x)
+	hp, wp := h+top+bottom, w+left+right
+	ho, wo := (hp-kh)/sh+1, (wp-kw)/sw+1
+	flat := Reshape(x, n*hp*wp, c)
+	var out *Node
+	for i := range kh {
+		for j := range kw {
+			idx := make([]int32, 0, n*ho*wo)
+			for b := range n {
+				for oy := range ho {
+					for ox := range wo {
+						idx = append(idx, int32((b*hp+oy*sh+i)*wp+ox*sw+j))
+					}
+				}
+			}
+			starts := Const(g, tensors.FromFlatDataAndDimensions(idx, len(idx), 1))
+			tap := Reshape(BackendGather(flat, starts, 1, []int{1, 2}, nil, []int{0}, []int{1, c}, true), n, ho, wo, c)
+			switch {
+			case out == nil:
+				out = tap
+			case isMax:
+				out = Max(out, tap)
+			default:
+				out = Add(out, tap)
+			}
+		}
 	}
-	return pool.WindowPerAxis(kh, kw).StridePerAxis(sh, sw).PaddingPerDim(paddings).Done(), nil
+	if isMax {
+		return out, nil
+	}
+	// Divide by the number of window cells inside the unpadded input.
+	inv := make([]float32, ho*wo)
+	for oy := range ho {
+		for ox := range wo {
+			rows := min(oy*sh+kh, top+h) - max(oy*sh, top)
+			cols := min(ox*sw+kw, left+w) - max(ox*sw, left)
+			inv[oy*wo+ox] = 1 / float32(rows*cols)
+		}
+	}
+	return Mul(out, Const(g, tensors.FromFlatDataAndDimensions(inv, 1, ho, wo, 1))), nil
 }
 
 // scalarF32 is a float32 scalar constant.

@@ -69,6 +69,10 @@ type Inception struct {
 	backend compute.Backend
 	convs   map[string]*foldedConv
 
+	// groups (by input layer) and poolFirst (by convolution): see planGroups.
+	groups    map[string]*convGroup
+	poolFirst map[string]KerasLayer
+
 	mu    sync.Mutex
 	execs map[int]*Exec // by batch size
 }
@@ -153,6 +157,7 @@ func NewInception(m *TFJSModel, backend compute.Backend) (*Inception, error) {
 		}
 		inc.convs[l.Name] = fc
 	}
+	inc.planGroups()
 	for _, name := range []string{mixed5Layer, mixed10Layer} {
 		if len(consumers[name]) == 0 {
 			return nil, fmt.Errorf("nsfwjs InceptionV3: no layer %q with consumers in the topology", name)
@@ -315,14 +320,136 @@ type buildOptions struct {
 	unfolded bool
 }
 
+// chanView is channels [off, off+c) of x (NHWC): the output of one convolution of a
+// merged group, copied out only where a consumer needs it on its own.
+type chanView struct {
+	x      *Node
+	off, c int
+	own    *Node // the materialised copy, once made
+}
+
+func fullView(x *Node) *chanView {
+	return &chanView{x: x, c: x.Shape().Dimensions[x.Rank()-1], own: x}
+}
+
+// node returns the view as its own tensor.
+func (v *chanView) node() *Node {
+	if v.own == nil {
+		total := v.x.Shape().Dimensions[3]
+		v.own = Pad(v.x, ScalarZero(v.x.Graph(), v.x.DType()), compute.PadAxis{}, compute.PadAxis{}, compute.PadAxis{},
+			compute.PadAxis{Start: -v.off, End: -(total - v.off - v.c)})
+	}
+	return v.own
+}
+
+// patches is im2col for a view: the crop of the channels and the spatial zero padding
+// are one Pad (one copy) before the Gather.
+func (v *chanView) patches(spec convSpec) *Node {
+	if v.own != nil || spec.padTop+spec.padBottom+spec.padLeft+spec.padRight == 0 {
+		return im2col(v.node(), spec)
+	}
+	total := v.x.Shape().Dimensions[3]
+	padded := Pad(v.x, ScalarZero(v.x.Graph(), v.x.DType()), compute.PadAxis{},
+		compute.PadAxis{Start: spec.padTop, End: spec.padBottom},
+		compute.PadAxis{Start: spec.padLeft, End: spec.padRight},
+		compute.PadAxis{Start: -v.off, End: -(total - v.off - v.c)})
+	spec.padTop, spec.padBottom, spec.padLeft, spec.padRight = 0, 0, 0, 0
+	return im2col(padded, spec)
+}
+
+// convGroup is a set of folded 1×1 convolutions reading the same input (the first
+// convolutions of an Inception block's branches), run as one wider matmul.
+type convGroup struct {
+	members      []string
+	offsets      []int
+	kernel, bias *tensors.Tensor
+	relu         bool
+}
+
+// planGroups finds the 1×1 convolutions to merge (by input layer) and the
+// AveragePooling2D → 1×1 Conv2D pairs to reorder: conv1x1(avgpool(x)) = avgpool(conv1x1(x))
+// (both linear; the mean's divisor is per position), and the pool then runs on the
+// convolution's fewer channels. Bias and ReLU come after the pool.
+func (inc *Inception) planGroups() {
+	inc.groups = map[string]*convGroup{}
+	inc.poolFirst = map[string]KerasLayer{}
+	byName := map[string]KerasLayer{}
+	consumers := map[string][]KerasLayer{}
+	for _, l := range inc.model.Layers {
+		byName[l.Name] = l
+		for _, in := range l.Inbound {
+			consumers[in] = append(consumers[in], l)
+		}
+	}
+	is1x1 := func(l KerasLayer) bool {
+		c := l.Config
+		return l.ClassName == "Conv2D" && len(c.KernelSize) == 2 && c.KernelSize[0] == 1 && c.KernelSize[1] == 1 &&
+			len(c.Strides) == 2 && c.Strides[0] == 1 && c.Strides[1] == 1
+	}
+	for _, l := range inc.model.Layers {
+		if !is1x1(l) {
+			continue
+		}
+		pool, ok := byName[l.Inbound[0]]
+		c := pool.Config
+		if ok && pool.ClassName == "AveragePooling2D" && len(consumers[pool.Name]) == 1 && c.Padding == "same" &&
+			len(c.Strides) == 2 && c.Strides[0] == 1 && c.Strides[1] == 1 {
+			inc.poolFirst[l.Name] = pool
+		}
+	}
+	byInput := map[string][]string{}
+	for _, l := range inc.model.Layers {
+		if is1x1(l) {
+			if _, ok := inc.poolFirst[l.Name]; !ok {
+				byInput[l.Inbound[0]] = append(byInput[l.Inbound[0]], l.Name)
+			}
+		}
+	}
+	for in, members := range byInput {
+		if len(members) < 2 {
+			continue
+		}
+		relu := inc.convs[members[0]].relu
+		same := true
+		for _, m := range members {
+			same = same && inc.convs[m].relu == relu
+		}
+		if !same {
+			continue
+		}
+		cin := inc.convs[members[0]].kernel.Shape().Dimensions[0]
+		total := 0
+		grp := &convGroup{members: members, relu: relu}
+		for _, m := range members {
+			grp.offsets = append(grp.offsets, total)
+			total += inc.convs[m].kernel.Shape().Dimensions[1]
+		}
+		kernel := make([]float32, cin*total)
+		var bias []float32
+		for i, m := range members {
+			fc := inc.convs[m]
+			cout := fc.kernel.Shape().Dimensions[1]
+			k := tensors.MustCopyFlatData[float32](fc.kernel)
+			for r := range cin {
+				copy(kernel[r*total+grp.offsets[i]:], k[r*cout:(r+1)*cout])
+			}
+			bias = append(bias, tensors.MustCopyFlatData[float32](fc.bias)...)
+		}
+		grp.kernel = tensors.FromFlatDataAndDimensions(kernel, cin, total)
+		grp.bias = tensors.FromFlatDataAndDimensions(bias, total)
+		inc.groups[in] = grp
+	}
+}
+
 // build returns the named layers' outputs for the NHWC input x [N, 299, 299, 3] (values
 // 0..1). Names may be layer names or "gap:<layer>" for a global average over H and W.
 func (inc *Inception) build(x *Node, names []string, opts buildOptions) []*Node {
 	g := x.Graph()
-	values := map[string]*Node{}
-	// folded records layer names whose output is another layer's (BN and ReLU folded in).
+	values := map[string]*chanView{}
+	// aliases maps a folded layer's name (a BatchNormalization or ReLU) to the convolution
+	// whose output is also its own.
 	aliases := map[string]string{}
-	input := func(l KerasLayer, i int) *Node {
+	inputView := func(l KerasLayer, i int) *chanView {
 		name := l.Inbound[i]
 		if a, ok := aliases[name]; ok {
 			name = a
@@ -333,36 +460,78 @@ func (inc *Inception) build(x *Node, names []string, opts buildOptions) []*Node 
 		}
 		return v
 	}
+	input := func(l KerasLayer, i int) *Node { return inputView(l, i).node() }
 	needed := map[string]bool{}
 	for _, n := range names {
 		needed[strings.TrimPrefix(n, "gap:")] = true
 	}
+	foldAliases := func(name string) {
+		fc := inc.convs[name]
+		if fc.bn != "" {
+			aliases[fc.bn] = name
+		}
+		if fc.act != "" {
+			aliases[fc.act] = name
+		}
+	}
 	for _, l := range inc.model.Layers {
 		if len(needed) == 0 {
 			break
+		}
+		if _, done := values[l.Name]; done {
+			continue // computed with its group
 		}
 		var out *Node
 		switch l.ClassName {
 		case "InputLayer":
 			out = x
 		case "Conv2D":
-			in := input(l, 0)
 			fc := inc.convs[l.Name]
-			dims := in.Shape().Dimensions
+			if pool, ok := inc.poolFirst[l.Name]; ok && !opts.unfolded {
+				// 1×1 conv on the pool's input, then the mean pool, then bias and ReLU.
+				in := inputView(pool, 0).node()
+				y := nn.Dense(in, ConstTensor(g, fc.kernel), nil, compute.DenseLayoutInputOutputs)
+				c := pool.Config
+				pooled, err := windowPool(y, false, c.PoolSize[0], c.PoolSize[1], 1, 1, "same")
+				if err != nil {
+					panic(fmt.Errorf("layer %s: %w", pool.Name, err))
+				}
+				out = Add(pooled, Reshape(ConstTensor(g, fc.bias), 1, 1, 1, -1))
+				if fc.relu {
+					out = activation.Relu(out)
+				}
+				foldAliases(l.Name)
+				break
+			}
+			if grp, ok := inc.groups[l.Inbound[0]]; ok && !opts.unfolded {
+				in := inputView(l, 0).node()
+				act := activation.TypeNone
+				if grp.relu {
+					act = activation.TypeRelu
+				}
+				y := nn.Dense(in, ConstTensor(g, grp.kernel), ConstTensor(g, grp.bias), compute.DenseLayoutInputOutputs, act)
+				for i, m := range grp.members {
+					values[m] = &chanView{x: y, off: grp.offsets[i], c: inc.convs[m].kernel.Shape().Dimensions[1]}
+					foldAliases(m)
+					delete(needed, m)
+				}
+				continue
+			}
+			in := inputView(l, 0)
+			dims := in.x.Shape().Dimensions
 			spec, err := convSpecOf(l, dims[1], dims[2])
 			if err != nil {
 				panic(fmt.Errorf("layer %s: %w", l.Name, err))
 			}
 			if opts.unfolded {
-				out = inc.plainConv(in, l, spec)
+				out = inc.plainConv(in.node(), l, spec)
 			} else {
-				out = conv2D(in, spec, ConstTensor(g, fc.kernel), ConstTensor(g, fc.bias), fc.relu)
-				if fc.bn != "" {
-					aliases[fc.bn] = l.Name
+				act := activation.TypeNone
+				if fc.relu {
+					act = activation.TypeRelu
 				}
-				if fc.act != "" {
-					aliases[fc.act] = l.Name
-				}
+				out = nn.Dense(in.patches(spec), ConstTensor(g, fc.kernel), ConstTensor(g, fc.bias), compute.DenseLayoutInputOutputs, act)
+				foldAliases(l.Name)
 			}
 		case "BatchNormalization":
 			if _, folded := aliases[l.Name]; folded {
@@ -378,6 +547,9 @@ func (inc *Inception) build(x *Node, names []string, opts buildOptions) []*Node 
 			c := l.Config
 			if len(c.PoolSize) != 2 || len(c.Strides) != 2 {
 				panic(fmt.Errorf("layer %s: pool_size %v, strides %v", l.Name, c.PoolSize, c.Strides))
+			}
+			if !opts.unfolded && l.ClassName == "AveragePooling2D" && inc.pooledLater(l.Name) {
+				continue // computed after its convolution (poolFirst)
 			}
 			var err error
 			out, err = windowPool(input(l, 0), l.ClassName == "MaxPooling2D", c.PoolSize[0], c.PoolSize[1], c.Strides[0], c.Strides[1], c.Padding)
@@ -423,7 +595,7 @@ func (inc *Inception) build(x *Node, names []string, opts buildOptions) []*Node 
 		default:
 			panic(fmt.Errorf("layer %s: class %s not supported", l.Name, l.ClassName))
 		}
-		values[l.Name] = out
+		values[l.Name] = fullView(out)
 		delete(needed, l.Name)
 	}
 	outs := make([]*Node, len(names))
@@ -436,12 +608,23 @@ func (inc *Inception) build(x *Node, names []string, opts buildOptions) []*Node 
 		if !ok {
 			panic(fmt.Errorf("layer %q not in the model (or folded away)", layer))
 		}
+		outs[i] = v.node()
 		if strings.HasPrefix(n, "gap:") {
-			v = ReduceMean(v, 1, 2)
+			outs[i] = ReduceMean(outs[i], 1, 2)
 		}
-		outs[i] = v
 	}
 	return outs
+}
+
+// pooledLater reports whether the AveragePooling2D layer runs after its consumer's 1×1
+// convolution (see planGroups).
+func (inc *Inception) pooledLater(pool string) bool {
+	for _, p := range inc.poolFirst {
+		if p.Name == pool {
+			return true
+		}
+	}
+	return false
 }
 
 // plainConv is a Conv2D without folding (per-layer checks): kernel and optional bias.

@@ -1,0 +1,57 @@
+package imageenc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+)
+
+// cpuSeconds is the process' user + system CPU time: on a machine shared with other jobs
+// it varies less than the wall time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// BenchmarkInception measures nsfwjs' InceptionV3 forward pass (features and head in one
+// pass, preprocessing excluded) on the configured GoMLX backend, per batch size; it
+// reports images/s.
+func BenchmarkInception(b *testing.B) {
+	m := loadTestModel(b)
+	backend, err := sharedBackend()
+	if err != nil {
+		b.Fatal(err)
+	}
+	inc, err := NewInception(m, backend)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bs := range benchBatches {
+		b.Run(fmt.Sprintf("batch=%d", bs), func(b *testing.B) {
+			input := make([]float32, bs*NSFWJSSize*NSFWJSSize*3)
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := range input {
+				input[i] = r.Float32()
+			}
+			if _, err := inc.Forward(input, bs); err != nil { // compile outside the timing
+				b.Fatal(err)
+			}
+			cpu0 := cpuSeconds()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := inc.Forward(input, bs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(bs*b.N)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(bs*b.N), "cpu-s/image")
+		})
+	}
+}
+
+// benchBatches are the batch sizes BenchmarkInception measures.
+var benchBatches = []int{4, 8, 16}
