@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gomlx/compute-onnx/support/protos"
 	ort "github.com/yalue/onnxruntime_go"
@@ -299,4 +300,37 @@ func RelErr(got, want []float32) (maxRel, l2Rel float64) {
 		return maxDiff, math.Sqrt(sumDiff2)
 	}
 	return maxDiff / maxRef, math.Sqrt(sumDiff2 / sumRef2)
+}
+
+// Compare is the body of a speed benchmark against ONNX Runtime: it runs gomlx and ort once
+// each to warm up (compilation, allocations) outside the timer, then both alternately b.N
+// times, timing each side, and reports items/s of each side ("gomlx-<unit>/s",
+// "ort-<unit>/s") and their ratio ("gomlx/ort", > 1 when GoMLX is faster), where each call
+// processes items units (images, sentences).
+func Compare(b *testing.B, items int, unit string, gomlx, ort func() error) {
+	b.Helper()
+	if err := gomlx(); err != nil {
+		b.Fatal(err)
+	}
+	if err := ort(); err != nil {
+		b.Fatal(err)
+	}
+	var tGo, tORT time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if err := gomlx(); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		if err := ort(); err != nil {
+			b.Fatal(err)
+		}
+		tGo, tORT = tGo+mid.Sub(start), tORT+time.Since(mid)
+	}
+	b.StopTimer()
+	n := float64(b.N * items)
+	b.ReportMetric(n/tGo.Seconds(), "gomlx-"+unit+"/s")
+	b.ReportMetric(n/tORT.Seconds(), "ort-"+unit+"/s")
+	b.ReportMetric(tORT.Seconds()/tGo.Seconds(), "gomlx/ort")
 }
