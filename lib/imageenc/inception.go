@@ -795,3 +795,66 @@ func (inc *Inception) layerOutputs(input []float32, n int, names []string, opts 
 	}
 	return vals, dims, nil
 }
+
+// inceptionVersion changes whenever the preprocessing or the graph changes what the
+// InceptionV3 encoders output, so cached embeddings of older code are not reused.
+const inceptionVersion = "nsfwjs-inceptionv3/1"
+
+func init() {
+	for _, name := range []string{InceptionMixed5Name, InceptionPoolName} {
+		Encoders.Register(name, func() (Encoder, error) { return newInceptionEncoder(name) })
+	}
+}
+
+// inceptionEncoder is one output of nsfwjs' InceptionV3 as an Encoder; all three outputs
+// (mixed5, pool, nsfw) come from the same forward pass (see JointEncoder).
+type inceptionEncoder struct {
+	inc  *Inception
+	name string
+}
+
+func newInceptionEncoder(name string) (*inceptionEncoder, error) {
+	inc, err := DefaultInception()
+	if err != nil {
+		return nil, err
+	}
+	return &inceptionEncoder{inc: inc, name: name}, nil
+}
+
+// NSFWEncoder returns the 5-class head of nsfwjs as an Encoder of 5-d vectors (the
+// NSFWClasses probabilities). It is not in Encoders (it is a moderation signal, not image
+// features); EmbedFiles caches it with the features of the same pass. See NSFWFiles.
+func NSFWEncoder() (Encoder, error) { return newInceptionEncoder(inceptionNSFWName) }
+
+func (e *inceptionEncoder) Name() string    { return e.name }
+func (e *inceptionEncoder) Weights() string { return "sha256:" + e.inc.model.SHA256 }
+func (e *inceptionEncoder) Version() string { return inceptionVersion }
+func (e *inceptionEncoder) Dim() int        { return inceptionDims[e.name] }
+
+var inceptionDims = map[string]int{InceptionMixed5Name: 768, InceptionPoolName: 2048, inceptionNSFWName: 5}
+
+func (e *inceptionEncoder) Embed(imgs []image.Image) ([][]float32, error) {
+	all, err := e.EmbedJoint(imgs)
+	if err != nil {
+		return nil, err
+	}
+	return all[e.name], nil
+}
+
+// Joint lists the three outputs of the shared forward pass.
+func (e *inceptionEncoder) Joint() []JointOutput {
+	return []JointOutput{{InceptionMixed5Name, 768}, {InceptionPoolName, 2048}, {inceptionNSFWName, 5}}
+}
+
+// EmbedJoint runs the images once and returns every output by encoder name.
+func (e *inceptionEncoder) EmbedJoint(imgs []image.Image) (map[string][][]float32, error) {
+	out, err := e.inc.Run(imgs)
+	if err != nil {
+		return nil, err
+	}
+	nsfw := make([][]float32, len(out.NSFW))
+	for i := range out.NSFW {
+		nsfw[i] = out.NSFW[i][:]
+	}
+	return map[string][][]float32{InceptionMixed5Name: out.Mixed5, InceptionPoolName: out.Pool, inceptionNSFWName: nsfw}, nil
+}
