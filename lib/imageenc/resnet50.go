@@ -41,6 +41,11 @@ var ResNet50BatchSize = 8
 // names (the Go backend by default). The classifier is skipped: the output is the
 // 2048-d globally average-pooled feature vector that feeds the final dense layer.
 // Images are preprocessed as for ImageNet (see ImageNetInput).
+//
+// On the Go backend two rewrites make it fast without changing the graph's results beyond
+// float rounding: BatchNormalizations are folded into the convolutions before them
+// (resnet50_fold.go, as ONNX Runtime does) and convolutions and pooling run as matrix
+// products and strided slices (resnet50_conv.go).
 type ResNet50 struct {
 	path, sha string
 	model     onnx.Model
@@ -70,10 +75,21 @@ func loadResNet50(path, sha string) (*ResNet50, error) {
 	if err != nil {
 		return nil, err
 	}
-	features, dim, err := ClassifierInput(data)
+	var pm protos.ModelProto
+	if err := proto.Unmarshal(data, &pm); err != nil {
+		return nil, fmt.Errorf("%s: parsing ONNX model: %w", path, err)
+	}
+	features, dim, err := classifierInput(&pm)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if _, err := foldBatchNorm(&pm); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if data, err = proto.Marshal(&pm); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	pm.Reset()
 	m, err := parser.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -86,6 +102,7 @@ func loadResNet50(path, sha string) (*ResNet50, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GoMLX backend: %w", err)
 	}
+	backend = withIm2colConv(backend) // fast convolutions on the Go backend (resnet50_conv.go)
 	store := model.NewStore()
 	if err := m.VariablesToScope(store.RootScope()); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -111,6 +128,10 @@ func ClassifierInput(onnxModel []byte) (name string, dim int, err error) {
 	if err := proto.Unmarshal(onnxModel, &m); err != nil {
 		return "", 0, fmt.Errorf("parsing ONNX model: %w", err)
 	}
+	return classifierInput(&m)
+}
+
+func classifierInput(m *protos.ModelProto) (name string, dim int, err error) {
 	g := m.GetGraph()
 	if len(g.GetOutput()) == 0 {
 		return "", 0, fmt.Errorf("graph %q has no outputs", g.GetName())

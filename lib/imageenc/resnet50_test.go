@@ -192,3 +192,38 @@ func testPhotos(tb testing.TB, n int) []image.Image {
 	}
 	return imgs
 }
+
+// BenchmarkResNet50 compares images/s of the resnet50 encoder's network (onnx-gomlx on
+// the GoMLX backend) with ONNX Runtime on the same random-weight ResNet50 v1 graph, on
+// batches of ResNet50BatchSize preprocessed images (preprocessing excluded from both).
+func BenchmarkResNet50(b *testing.B) {
+	path := ortref.Graph(b, ortref.ResNet50Graph)
+	enc, err := LoadResNet50(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := ResNet50BatchSize
+	r := rand.New(rand.NewPCG(1, 2))
+	input := make([]float32, n*3*ImageNetCrop*ImageNetCrop)
+	for i := range input {
+		input[i] = float32(r.NormFloat64())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if data, err = ortref.WithOutputs(data, enc.features); err != nil {
+		b.Fatal(err)
+	}
+	s, err := ortref.OpenBytes(path, data, []string{"data"}, []string{enc.features}, ortref.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ortref.Compare(b, n, "img",
+		func() error { _, err := enc.Features(input, n); return err },
+		func() error {
+			_, err := s.Run(ortref.Float32(input, int64(n), 3, ImageNetCrop, ImageNetCrop))
+			return err
+		})
+}
