@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 
+	"github.com/withsense/withsense/lib/imageenc"
 	"github.com/withsense/withsense/lib/textenc"
 )
 
@@ -23,6 +25,7 @@ var (
 // Table maps keys (a photo's file name, or a text) to one encoder's L2-normalised vectors.
 type Table struct {
 	Encoder string
+	Weights string // the encoder's weights identity (see imageenc.Encoder.Weights)
 	Dim     int
 	Vecs    map[string][]float32
 }
@@ -50,6 +53,30 @@ func Normalize(v []float32) ([]float32, error) {
 	return v, nil
 }
 
+// ImageTable embeds the photos with the named encoder (through the embedding cache) and
+// keys the normalised vectors by file name. Photos must have distinct file names.
+func ImageTable(name string, paths []string) (*Table, error) {
+	enc, err := imageenc.Encoders.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := imageenc.EmbedFiles(enc, paths)
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{Encoder: name, Weights: enc.Weights(), Dim: enc.Dim(), Vecs: make(map[string][]float32, len(paths))}
+	for i, p := range paths {
+		key := filepath.Base(p)
+		if _, dup := t.Vecs[key]; dup {
+			return nil, fmt.Errorf("two photos named %s", key)
+		}
+		if t.Vecs[key], err = Normalize(vecs[i]); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", name, p, err)
+		}
+	}
+	return t, nil
+}
+
 // TextTable embeds distinct texts with the named encoder and keys the normalised vectors
 // by text.
 func TextTable(name string, texts []string) (*Table, error) {
@@ -69,7 +96,7 @@ func TextTable(name string, texts []string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Table{Encoder: name, Dim: enc.Dim(), Vecs: make(map[string][]float32, len(uniq))}
+	t := &Table{Encoder: name, Weights: enc.Weights(), Dim: enc.Dim(), Vecs: make(map[string][]float32, len(uniq))}
 	for i, s := range uniq {
 		if t.Vecs[s], err = Normalize(vecs[i]); err != nil {
 			return nil, fmt.Errorf("%s: text %q: %w", name, s, err)
