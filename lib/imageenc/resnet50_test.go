@@ -106,7 +106,7 @@ func TestResNet50Parity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ortResNet50Features(t, path, enc.features, input, n)
+	want := ortFeatures(t, path, enc.features, input, n, ImageNetCrop)
 	var flat []float32
 	for _, g := range got {
 		flat = append(flat, g...)
@@ -146,9 +146,9 @@ func TestResNet50Parity(t *testing.T) {
 	}
 }
 
-// ortResNet50Features runs the graph in ONNX Runtime with the classifier input added as a
-// graph output.
-func ortResNet50Features(tb testing.TB, path, features string, input []float32, n int) []float32 {
+// ortFeaturesSession opens the graph in ONNX Runtime with the classifier input added as
+// a graph output, and that output only.
+func ortFeaturesSession(tb testing.TB, path, features string) *ortref.Session {
 	tb.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -162,8 +162,15 @@ func ortResNet50Features(tb testing.TB, path, features string, input []float32, 
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return s
+}
+
+// ortFeatures runs n square images through ortFeaturesSession.
+func ortFeatures(tb testing.TB, path, features string, input []float32, n, side int) []float32 {
+	tb.Helper()
+	s := ortFeaturesSession(tb, path, features)
 	defer s.Close()
-	out, err := s.Run(ortref.Float32(input, int64(n), 3, ImageNetCrop, ImageNetCrop))
+	out, err := s.Run(ortref.Float32(input, int64(n), 3, int64(side), int64(side)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -197,33 +204,65 @@ func testPhotos(tb testing.TB, n int) []image.Image {
 // the GoMLX backend) with ONNX Runtime on the same random-weight ResNet50 v1 graph, on
 // batches of ResNet50BatchSize preprocessed images (preprocessing excluded from both).
 func BenchmarkResNet50(b *testing.B) {
-	path := ortref.Graph(b, ortref.ResNet50Graph)
+	benchImageGraph(b, ortref.ResNet50Graph, ImageNetCrop)
+}
+
+func benchImageGraph(b *testing.B, graph string, side int) {
+	path := ortref.Graph(b, graph)
 	enc, err := LoadResNet50(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	n := ResNet50BatchSize
 	r := rand.New(rand.NewPCG(1, 2))
-	input := make([]float32, n*3*ImageNetCrop*ImageNetCrop)
+	input := make([]float32, n*3*side*side)
 	for i := range input {
 		input[i] = float32(r.NormFloat64())
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if data, err = ortref.WithOutputs(data, enc.features); err != nil {
-		b.Fatal(err)
-	}
-	s, err := ortref.OpenBytes(path, data, []string{"data"}, []string{enc.features}, ortref.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := ortFeaturesSession(b, path, enc.features)
 	defer s.Close()
 	ortref.Compare(b, n, "img",
 		func() error { _, err := enc.Features(input, n); return err },
 		func() error {
-			_, err := s.Run(ortref.Float32(input, int64(n), 3, ImageNetCrop, ImageNetCrop))
+			_, err := s.Run(ortref.Float32(input, int64(n), 3, int64(side), int64(side)))
 			return err
 		})
+}
+
+// TestInceptionV3ONNXParity runs torchvision's InceptionV3 (random weights) through the same
+// ONNX path as ResNet50 (LoadResNet50 takes any NCHW classifier), against ONNX Runtime: it
+// exercises more of onnx-gomlx and of the fast convolutions (1×7 and 7×1 kernels, Pad,
+// average pooling, Concat).
+func TestInceptionV3ONNXParity(t *testing.T) {
+	path := ortref.Graph(t, ortref.InceptionV3Graph)
+	enc, err := LoadResNet50(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc.Dim() != 2048 {
+		t.Fatalf("classifier input %q of width %d, want 2048", enc.features, enc.Dim())
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	input := make([]float32, 3*299*299)
+	for i := range input {
+		input[i] = float32(r.NormFloat64())
+	}
+	got, err := enc.Features(input, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ortFeatures(t, path, enc.features, input, 1, 299)
+	maxRel, l2Rel := ortref.RelErr(got[0], want)
+	t.Logf("InceptionV3 (torchvision) features, GoMLX vs ONNX Runtime: max rel err %.2g, L2 rel err %.2g", maxRel, l2Rel)
+	if !(maxRel <= 1e-4) {
+		t.Errorf("max relative error %.3g > 1e-4", maxRel)
+	}
+}
+
+// BenchmarkInceptionV3ONNX compares images/s of torchvision's InceptionV3 graph (random
+// weights) through the ONNX path (onnx-gomlx, fast convolutions) with ONNX Runtime, on
+// batches of ResNet50BatchSize images. It stands in for the nsfwjs InceptionV3, whose
+// Keras graph has no ONNX form here: same architecture and about the same FLOPs.
+func BenchmarkInceptionV3ONNX(b *testing.B) {
+	benchImageGraph(b, ortref.InceptionV3Graph, 299)
 }
