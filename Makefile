@@ -17,7 +17,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Seconds a notebook cell may run before nbconvert gives up.
 CELL_TIMEOUT ?= 1800
 
-.PHONY: all setup apt kernel data models models-onnx test test-go test-notebooks report notebook bench clean
+.PHONY: all setup apt kernel data models models-onnx testgraphs test test-go test-notebooks report notebook bench clean
 
 all: test
 
@@ -53,11 +53,25 @@ models: $(BIN)/withsense
 models-onnx: $(BIN)/withsense
 	$(BIN)/withsense models -onnx
 
-test: setup test-go test-notebooks
+# Random-weight ResNet50, BERT (MiniLM's shape) and InceptionV3 graphs exported to ONNX with
+# Debian's PyTorch: the parity tests run them with onnx-gomlx and with ONNX Runtime.
+TESTGRAPHS := models/testgraphs/.exported
+testgraphs: $(TESTGRAPHS)
+$(TESTGRAPHS): lib/ortref/export_graphs.py
+	@if ! /usr/bin/python3 -c 'import torch, torchvision, onnx' 2>/dev/null; then \
+		echo "installing PyTorch and ONNX from Debian packages (for the test graphs)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			python3-torch python3-torchvision python3-onnx >/dev/null; \
+	fi
+	/usr/bin/python3 lib/ortref/export_graphs.py
+	touch $@
 
-test-go:
+test: setup testgraphs test-go test-notebooks
+
+# The parity tests fail (instead of skipping) when the test graphs are missing.
+test-go: testgraphs
 	go vet -tags $(GOTAGS) ./...
-	go test -tags $(GOTAGS) -timeout 45m ./...
+	WITH_SENSE_REQUIRE_TESTGRAPHS=1 go test -tags $(GOTAGS) -timeout 45m ./...
 
 # Executes every notebook headless into a scratch folder; a failed cell fails the target.
 test-notebooks: kernel
@@ -75,7 +89,7 @@ report: setup
 notebook: setup
 	cd notebooks && WITH_SENSE_ROOT=$(ROOT) jupyter notebook --allow-root
 
-bench: setup
+bench: setup testgraphs
 	go test -tags $(GOTAGS) -run '^$$' -bench . -benchtime 3x ./lib/...
 
 clean:

