@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/withsense/withsense/lib/atomicfile"
+	"github.com/withsense/withsense/lib/notebook"
 	"github.com/withsense/withsense/lib/project"
 )
 
@@ -126,7 +127,7 @@ func runNotebook(args []string) error {
 		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", *timeout),
 		"--output-dir", scratch, "--output", name, nb)
 	cmd.Dir = filepath.Dir(nb) // GoNB takes the notebook's folder as $GONB_DIR
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), notebook.HeadlessEnv+"=1")
 	if *check { // a check leaves the committed results alone
 		cmd.Env = append(cmd.Env, project.ResultsEnv+"="+scratch)
 	}
