@@ -310,40 +310,61 @@ func EmbedFilesWith(enc Encoder, paths []string, opt EmbedOptions) ([][]float32,
 	}
 	if len(todo) > 0 {
 		bar := progress.New(opt.Label, len(todo))
-		sinceFlush := 0
-		for start := 0; start < len(todo); start += opt.BatchSize {
-			batch := todo[start:min(start+opt.BatchSize, len(todo))]
-			imgs := make([]image.Image, len(batch))
-			for j, i := range batch {
-				img, err := dataset.LoadImage(paths[i])
-				if err != nil {
-					bar.Done()
-					return nil, errors.Join(err, flushAll())
+		defer bar.Done()
+		// Decode the next batch while the encoder works on this one.
+		type decoded struct {
+			batch []int
+			imgs  []image.Image
+			err   error
+		}
+		batches := make(chan decoded, 1)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			defer close(batches)
+			for start := 0; start < len(todo); start += opt.BatchSize {
+				d := decoded{batch: todo[start:min(start+opt.BatchSize, len(todo))]}
+				d.imgs = make([]image.Image, len(d.batch))
+				for j, i := range d.batch {
+					if d.imgs[j], d.err = dataset.LoadImage(paths[i]); d.err != nil {
+						break
+					}
 				}
-				imgs[j] = img
+				select {
+				case batches <- d:
+				case <-stop:
+					return
+				}
+				if d.err != nil {
+					return
+				}
 			}
+		}()
+		sinceFlush := 0
+		for d := range batches {
+			if d.err != nil {
+				return nil, errors.Join(d.err, flushAll())
+			}
+			batch := d.batch
 			var results map[string][][]float32
 			var err error
 			if isJoint {
-				results, err = joint.EmbedJoint(imgs)
+				results, err = joint.EmbedJoint(d.imgs)
 			} else {
 				var v [][]float32
-				v, err = enc.Embed(imgs)
+				v, err = enc.Embed(d.imgs)
 				results = map[string][][]float32{enc.Name(): v}
 			}
 			if err != nil {
-				bar.Done()
 				return nil, errors.Join(fmt.Errorf("%s..%s: %w", paths[batch[0]], paths[batch[len(batch)-1]], err), flushAll())
 			}
 			for ci, o := range outputs {
 				vecs := results[o.Name]
 				if len(vecs) != len(batch) {
-					bar.Done()
 					return nil, errors.Join(fmt.Errorf("encoder %s returned %d vectors for %d images", o.Name, len(vecs), len(batch)), flushAll())
 				}
 				for j, i := range batch {
 					if err := checkVector(vecs[j], o.Dim); err != nil {
-						bar.Done()
 						return nil, errors.Join(fmt.Errorf("%s: %s: %w", paths[i], o.Name, err), flushAll())
 					}
 					caches[ci].vecs[keys[i]] = vecs[j]
@@ -354,13 +375,11 @@ func EmbedFilesWith(enc Encoder, paths []string, opt EmbedOptions) ([][]float32,
 			sinceFlush += len(batch)
 			if sinceFlush >= opt.FlushEvery {
 				if err := flushAll(); err != nil {
-					bar.Done()
 					return nil, err
 				}
 				sinceFlush = 0
 			}
 		}
-		bar.Done()
 		if err := flushAll(); err != nil {
 			return nil, err
 		}
