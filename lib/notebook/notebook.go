@@ -40,3 +40,12 @@ func Markdown(format string, args ...any) { gonbui.DisplayMarkdown(fmt.Sprintf(f
 
 // Table shows a header and rows.
 func Table(header []string, rows [][]string) { HTML(gallery.Table(header, rows)) }
+
+// Floats converts counts to float64 for the charts.
+func Floats[T int | float32](v []T) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
