@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/regress"
@@ -84,4 +85,97 @@ func embedQuery(enc textenc.Encoder, query string) ([]float32, error) {
 		return nil, err
 	}
 	return features.Normalize(vecs[0])
+}
+
+// Rerank scores with First, then reorders First's top Depth photos by Second: those
+// photos score above all others, in Second's order; the rest keep First's order.
+type Rerank struct {
+	First, Second Scorer
+	Depth         int
+}
+
+// Name says which scorers rerank.
+func (r *Rerank) Name() string {
+	return fmt.Sprintf("%s, top %d reranked by %s", r.First.Name(), r.Depth, r.Second.Name())
+}
+
+// Score runs both scorers.
+func (r *Rerank) Score(query string) ([]float32, error) {
+	a, err := r.First.Score(query)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.Second.Score(query)
+	if err != nil {
+		return nil, err
+	}
+	return RerankScores(a, b, r.Depth), nil
+}
+
+// RerankScores gives the top depth photos by first scores above all others, ordered by
+// second; the others keep first's order.
+func RerankScores(first, second []float32, depth int) []float32 {
+	idx := make([]int, len(first))
+	for i := range idx {
+		idx[i] = i
+	}
+	out := make([]float32, len(first))
+	for rank, i := range TopK(first, idx, len(idx)) {
+		if rank < depth {
+			out[i] = 1000 + second[i]
+		} else {
+			out[i] = -float32(rank)
+		}
+	}
+	return out
+}
+
+// Blend scores photos by the sum of two scorers' z-scores (each standardised over the
+// photos), so neither scale dominates.
+type Blend struct{ A, B Scorer }
+
+// Name says which scorers blend.
+func (b *Blend) Name() string { return "blend of " + b.A.Name() + " and " + b.B.Name() }
+
+// Score runs both scorers.
+func (b *Blend) Score(query string) ([]float32, error) {
+	x, err := b.A.Score(query)
+	if err != nil {
+		return nil, err
+	}
+	y, err := b.B.Score(query)
+	if err != nil {
+		return nil, err
+	}
+	return BlendScores(x, y), nil
+}
+
+// BlendScores is the sum of the z-scores of two scores of the same items (a constant
+// score contributes zeros).
+func BlendScores(a, b []float32) []float32 {
+	za, zb := zscore(a), zscore(b)
+	out := make([]float32, len(a))
+	for i := range out {
+		out[i] = float32(za[i] + zb[i])
+	}
+	return out
+}
+
+func zscore(v []float32) []float64 {
+	var m, s float64
+	for _, x := range v {
+		m += float64(x)
+	}
+	m /= float64(len(v))
+	for _, x := range v {
+		s += (float64(x) - m) * (float64(x) - m)
+	}
+	s = math.Sqrt(s / float64(len(v)))
+	out := make([]float64, len(v))
+	for i, x := range v {
+		if s > 0 {
+			out[i] = (float64(x) - m) / s
+		}
+	}
+	return out
 }

@@ -101,3 +101,23 @@ func TestRankOf(t *testing.T) {
 		t.Errorf("tied rank %d, want 2 (pessimistic)", r)
 	}
 }
+
+func TestRerankAndBlend(t *testing.T) {
+	first := []float32{0.9, 0.8, 0.1, 0.7}  // top 2: photos 0, 1
+	second := []float32{0.2, 0.6, 0.99, 0.5} // prefers 1 over 0; photo 2 is outside the top
+	got := RerankScores(first, second, 2)
+	idx := []int{0, 1, 2, 3}
+	order := TopK(got, idx, 4)
+	if fmt.Sprint(order) != "[1 0 3 2]" {
+		t.Errorf("rerank order %v, want [1 0 3 2]", order)
+	}
+	b := BlendScores([]float32{1, 2, 3}, []float32{30, 20, 10})
+	for _, v := range b {
+		if v > 1e-6 || v < -1e-6 {
+			t.Errorf("opposite scores should blend to 0: %v", b)
+		}
+	}
+	if c := BlendScores([]float32{1, 1, 1}, []float32{1, 2, 3}); c[0] >= c[2] {
+		t.Errorf("a constant score should leave the other's order: %v", c)
+	}
+}
