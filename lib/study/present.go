@@ -1,0 +1,118 @@
+package study
+
+import (
+	"fmt"
+	"html"
+	"path/filepath"
+	"strconv"
+
+	"github.com/withsense/withsense/lib/charts"
+	"github.com/withsense/withsense/lib/dataset"
+	"github.com/withsense/withsense/lib/gallery"
+	"github.com/withsense/withsense/lib/results"
+	"github.com/withsense/withsense/lib/search"
+)
+
+// FirstCaptions maps each dataset photo's file name to its first Flickr8k caption (test
+// photos: their first test query), to label search results.
+func FirstCaptions(c *dataset.Course) map[string]string {
+	out := map[string]string{}
+	if caps, err := dataset.Flickr8kSplit(dataset.Flickr8kTest); err == nil {
+		for _, cp := range caps {
+			if _, ok := out[cp.Image]; !ok {
+				out[cp.Image] = cp.Text
+			}
+		}
+	}
+	for _, q := range c.TestQueries {
+		if _, ok := out[q.Image]; !ok {
+			out[q.Image] = q.Text
+		}
+	}
+	return out
+}
+
+// AnswerHTML renders a search answer: the query, then the photos with rank, score and
+// caption, or the content filter's notice.
+func AnswerHTML(ans search.Answer, captions map[string]string) string {
+	head := fmt.Sprintf(`<p style="font-family:sans-serif"><b>%s</b> · %s`, html.EscapeString(ans.Query), html.EscapeString(ans.Scorer))
+	if ans.Blocked {
+		return head + fmt.Sprintf(`</p><p style="font-family:sans-serif;padding:12px;border:1px solid #c33;color:#c33;border-radius:6px">%s</p>`,
+			html.EscapeString(ans.Notice))
+	}
+	if ans.Hidden > 0 {
+		head += fmt.Sprintf(" · %d photo(s) hidden by the NSFW guard", ans.Hidden)
+	}
+	var items []gallery.Item
+	for _, r := range ans.Results {
+		items = append(items, gallery.Item{Path: r.Path, Title: fmt.Sprintf("#%d · score %.3f", r.Rank, r.Score),
+			Lines: []string{captions[filepath.Base(r.Path)]}})
+	}
+	cols := min(max(len(items), 1), 5)
+	return head + "</p>" + gallery.HTML(items, cols)
+}
+
+// TwoTowerCurve draws the two-tower's learning curve: training loss and held-out recall@1.
+func TwoTowerCurve(r *RetrievalReport) (string, error) {
+	var x, loss, r1 []float64
+	for _, e := range r.Curve {
+		x, loss, r1 = append(x, float64(e.Epoch)), append(loss, e.TrainLoss), append(r1, e.ValidR1)
+	}
+	return charts.Lines(fmt.Sprintf("Two-tower training (kept epoch %d)", r.CurveBest), "epoch", "InfoNCE loss / held-out R@1",
+		[]charts.Line{{Name: "training loss", X: x, Y: loss}, {Name: "held-out R@1", X: x, Y: r1}})
+}
+
+// TestRanksFile is the per-query ranks' file under results/.
+const TestRanksFile = "test_ranks.csv"
+
+// WriteRetrieval records the retrieval report in results/: the "retrieval" section of
+// metrics.json, the default variant's rank of the relevant photo for every test query,
+// and the two-tower's out-of-fold scores added to the out-of-fold predictions.
+func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
+	if err := results.Update("retrieval", map[string]any{
+		"provenance":            results.Here(r.Encoders[0], r.Encoders[1]),
+		"protocol":              "500 test queries, 100 test photos, one relevant photo per query; ranks pessimistic on ties",
+		"two_tower_encoders":    r.Encoders,
+		"two_tower_settings":    r.Settings,
+		"two_tower_train_s":     r.TrainSeconds,
+		"variants":              r.Variants,
+		"default":               r.Default,
+		"blocked_queries":       count(r.Blocked),
+		"two_tower_correlation": r.TwoTowerCorr,
+		"blend_correlation":     r.BlendCorr,
+	}); err != nil {
+		return err
+	}
+	var ranks []int
+	for _, v := range r.Variants {
+		if v.Variant == r.Default {
+			ranks = v.Ranks
+		}
+	}
+	rows := make([][]string, len(in.Course.TestQueries))
+	for i, q := range in.Course.TestQueries {
+		rows[i] = []string{q.QueryID, q.Image, strconv.Itoa(ranks[i]), strconv.FormatBool(r.Blocked[i])}
+	}
+	if err := results.WriteCSV(TestRanksFile, []string{"query_id", "image", "rank", "blocked"}, rows); err != nil {
+		return err
+	}
+	models, err := Models(in)
+	if err != nil {
+		return err
+	}
+	oof := map[string][]float32{VariantTwoTower: r.OOFTwoTower, VariantBlend: r.OOFBlend}
+	for k, v := range models.OOF {
+		oof[k] = v
+	}
+	return WriteOOF(in, oof)
+}
+
+func count(b []bool) int {
+	n := 0
+	for _, x := range b {
+		if x {
+			n++
+		}
+	}
+	return n
+}
