@@ -103,7 +103,7 @@ func TestRankOf(t *testing.T) {
 }
 
 func TestRerankAndBlend(t *testing.T) {
-	first := []float32{0.9, 0.8, 0.1, 0.7}  // top 2: photos 0, 1
+	first := []float32{0.9, 0.8, 0.1, 0.7}   // top 2: photos 0, 1
 	second := []float32{0.2, 0.6, 0.99, 0.5} // prefers 1 over 0; photo 2 is outside the top
 	got := RerankScores(first, second, 2)
 	idx := []int{0, 1, 2, 3}
