@@ -2,9 +2,13 @@ package imageenc
 
 import (
 	"fmt"
+	"image"
 	"math/rand/v2"
+	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/withsense/withsense/lib/dataset"
 )
 
 // cpuSeconds is the process' user + system CPU time: on a machine shared with other jobs
@@ -54,4 +58,39 @@ func BenchmarkInception(b *testing.B) {
 }
 
 // benchBatches are the batch sizes BenchmarkInception measures.
-var benchBatches = []int{4, 8, 16}
+var benchBatches = []int{1, 8}
+
+// BenchmarkInceptionPhotos measures the whole path of the encoders on 16 dataset photos:
+// JPEG decoding, nsfwjs preprocessing and the forward pass (cache not involved); it
+// reports images/s and CPU seconds per image.
+func BenchmarkInceptionPhotos(b *testing.B) {
+	data := dataDir(b)
+	paths, _ := filepath.Glob(filepath.Join(data, "test_images", "*.jpg"))
+	if len(paths) < 16 {
+		b.Skipf("%d test photos, want 16", len(paths))
+	}
+	paths = paths[:16]
+	inc, err := DefaultInception()
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func() {
+		imgs := make([]image.Image, len(paths))
+		for i, p := range paths {
+			if imgs[i], err = dataset.LoadImage(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := inc.Run(imgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run() // compile outside the timing
+	cpu0 := cpuSeconds()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+	b.ReportMetric(float64(len(paths)*b.N)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(len(paths)*b.N), "cpu-s/image")
+}

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph code reads best with the dot import
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers/activation"
@@ -157,6 +156,3 @@ func windowPool(x *Node, isMax bool, kh, kw, sh, sw int, padding string) (*Node,
 	}
 	return Mul(out, Const(g, tensors.FromFlatDataAndDimensions(inv, 1, ho, wo, 1))), nil
 }
-
-// scalarF32 is a float32 scalar constant.
-func scalarF32(g *Graph, v float64) *Node { return Scalar(g, dtypes.Float32, v) }

@@ -80,7 +80,6 @@ type Inception struct {
 // foldedConv is a Conv2D with the following BatchNormalization (and ReLU) folded in:
 // kernel [kh·kw·cin, cout], bias [cout].
 type foldedConv struct {
-	spec         convSpec
 	kernel, bias *tensors.Tensor
 	relu         bool
 	// bn and act name the folded layers: their outputs are this convolution's.
