@@ -102,15 +102,15 @@ func (m *Ridge) Fit(X [][]float32, y []float32, groups []string) error {
 	if err != nil {
 		return err
 	}
+	var st *gram
 	if m.Fixed {
 		if m.Alpha <= 0 || math.IsNaN(m.Alpha) {
 			return fmt.Errorf("%s: fixed α = %v, want > 0", m.Name(), m.Alpha)
 		}
-	} else if err := m.search(X, y, groupsOrRows(groups, len(X)), p); err != nil {
-		return err
-	}
-	st, err := gramStats(X, y, allRows(len(X)), p)
-	if err != nil {
+		if st, err = gramStats(X, y, allRows(len(X)), p); err != nil {
+			return err
+		}
+	} else if st, err = m.search(X, y, groupsOrRows(groups, len(X)), p); err != nil {
 		return err
 	}
 	sys := st.centered()
@@ -122,13 +122,15 @@ func (m *Ridge) Fit(X [][]float32, y []float32, groups []string) error {
 	return nil
 }
 
-func (m *Ridge) search(X [][]float32, y []float32, groups []string, p int) error {
+// search sets Alpha and CVMAE by grouped K-fold cross-validation and returns the
+// statistics of all rows (the sum of the folds').
+func (m *Ridge) search(X [][]float32, y []float32, groups []string, p int) (*gram, error) {
 	if len(m.Alphas) == 0 {
-		return fmt.Errorf("%s: empty α grid", m.Name())
+		return nil, fmt.Errorf("%s: empty α grid", m.Name())
 	}
 	for _, a := range m.Alphas {
 		if a <= 0 || math.IsNaN(a) {
-			return fmt.Errorf("%s: α = %v in the grid, want > 0", m.Name(), a)
+			return nil, fmt.Errorf("%s: α = %v in the grid, want > 0", m.Name(), a)
 		}
 	}
 	k := m.Folds
@@ -137,14 +139,14 @@ func (m *Ridge) search(X [][]float32, y []float32, groups []string, p int) error
 	}
 	folds, err := GroupKFold(groups, k, m.Seed)
 	if err != nil {
-		return fmt.Errorf("%s: %w", m.Name(), err)
+		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	// Sufficient statistics per fold; a fold's training system is the total minus its own.
 	parts := make([]*gram, k)
 	for f := range parts {
 		_, valid := dataset.FoldIndices(folds, f)
 		if parts[f], err = gramStats(X, y, valid, p); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	total := parts[0].clone()
@@ -197,7 +199,7 @@ func (m *Ridge) search(X [][]float32, y []float32, groups []string, p int) error
 	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
-		return firstErr
+		return nil, firstErr
 	}
 	m.CVMAE = make([]float64, len(m.Alphas))
 	best := -1
@@ -212,7 +214,7 @@ func (m *Ridge) search(X [][]float32, y []float32, groups []string, p int) error
 		}
 	}
 	m.Alpha = m.Alphas[best]
-	return nil
+	return total, nil
 }
 
 // Predict returns Xw + b.
