@@ -93,7 +93,7 @@ func TestInceptionLayersGolden(t *testing.T) {
 	tol := 1e-4
 	if !exact {
 		t.Log("Pillow's libjpeg pixels not available: Go's decoder differs by a few grey levels, loose tolerance")
-		tol = 3e-2
+		tol = 0.1 // measured worst 0.029 (batch_normalization_89); TestNSFWJSNode checks cosines end to end
 	}
 	m := loadTestModel(t)
 	backend, err := sharedBackend()
