@@ -72,24 +72,26 @@ type Settings struct {
 	Seed          uint64  `json:"seed"`
 }
 
-// DefaultSettings returns the project's two-tower defaults: the best setting measured on
-// the course data.
+// DefaultSettings returns the project's two-tower defaults, the best measured on the
+// validation photos (inception-mixed5 + glove-mean; see the package notes): both towers a
+// GELU MLP with a linear shortcut, heavy dropout on the image features (the model
+// overfits 900 photos within a few epochs otherwise), τ starting at 0.1 and learnt.
 func DefaultSettings() Settings {
 	return Settings{
 		Dim:              256,
 		ImageHidden:      512,
-		TextHidden:       0,
+		TextHidden:       256,
 		Standardize:      true,
-		ImageDropout:     0.1,
+		ImageDropout:     0.5,
 		TextDropout:      0.1,
-		Dropout:          0.2,
-		Temperature:      0.07,
+		Dropout:          0.5,
+		Temperature:      0.1,
 		LearnTemperature: true,
 		MaxLogitScale:    100,
 		LearningRate:     1e-3,
 		WeightDecay:      1e-4,
 		BatchSize:        256,
-		Epochs:           40,
+		Epochs:           30,
 		ValidFraction:    0.1,
 		Seed:             project.Seed,
 	}
@@ -250,7 +252,9 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 			return nil, err
 		}
 	}
-	logScale := root.In(tempScope).VariableWithValue("log_scale", float32(math.Log(1/s.Temperature)))
+	// The learnt part of log(1/τ) starts at 0: AdamW's decay, which GoMLX applies to every
+	// trainable variable, then pulls τ towards Settings.Temperature rather than towards 1.
+	logScale := root.In(tempScope).VariableWithValue("log_scale_delta", float32(0))
 	logScale.SetTrainable(s.LearnTemperature)
 
 	opt := optimizer.Adam().LearningRate(s.LearningRate).WeightDecay(s.WeightDecay).Done()
@@ -518,13 +522,15 @@ func (m *Model) logitsFn() func(scope *model.Scope, img, txt *graph.Node) *graph
 	}
 }
 
-// logitScale is 1/τ = exp(log_scale), clipped at MaxLogitScale.
+// logitScale is 1/τ = exp(log(1/Settings.Temperature) + log_scale_delta), clipped at
+// MaxLogitScale.
 func (m *Model) logitScale(scope *model.Scope, g *graph.Graph) *graph.Node {
-	v := scope.In(tempScope).GetVariable("log_scale")
+	v := scope.In(tempScope).GetVariable("log_scale_delta")
 	if v == nil {
 		panic("the temperature variable is missing")
 	}
-	return graph.Exp(graph.MinScalar(v.NodeValue(g), math.Log(m.Settings.MaxLogitScale)))
+	logScale := graph.AddScalar(v.NodeValue(g), math.Log(1/m.Settings.Temperature))
+	return graph.Exp(graph.MinScalar(logScale, math.Log(m.Settings.MaxLogitScale)))
 }
 
 // graphMode says what a tower graph is built for.
@@ -632,7 +638,7 @@ func (m *Model) Temperature() (float64, error) {
 	if m == nil || m.store == nil {
 		return math.NaN(), fmt.Errorf("two-tower: Temperature before Train or Load")
 	}
-	v := m.store.RootScope().In(tempScope).GetVariable("log_scale")
+	v := m.store.RootScope().In(tempScope).GetVariable("log_scale_delta")
 	if v == nil {
 		return math.NaN(), fmt.Errorf("two-tower: no temperature variable")
 	}
@@ -640,7 +646,7 @@ func (m *Model) Temperature() (float64, error) {
 	if err != nil {
 		return math.NaN(), err
 	}
-	return 1 / min(math.Exp(scalarOf(t)), m.Settings.MaxLogitScale), nil
+	return 1 / min(math.Exp(math.Log(1/m.Settings.Temperature)+scalarOf(t)), m.Settings.MaxLogitScale), nil
 }
 
 // snapshot copies the values of the model's variables (not the optimizer's) to host

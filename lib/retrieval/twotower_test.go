@@ -71,6 +71,8 @@ func synthetic(photos, perPhoto, imgDim, textDim int, noise float64, seed uint64
 func testSettings() Settings {
 	s := DefaultSettings()
 	s.Dim, s.ImageHidden, s.TextHidden = 32, 64, 0
+	s.ImageDropout, s.TextDropout, s.Dropout = 0.1, 0.1, 0.2
+	s.Temperature, s.LearningRate = 0.07, 1e-3
 	s.BatchSize, s.Epochs = 64, 30
 	return s
 }
