@@ -441,3 +441,17 @@ func TestHardNegativeGroups(t *testing.T) {
 		t.Errorf("with hard negatives: validation R@1 %.3f after %d epochs, want ≥ 0.5", last.ValidR1, last.Epoch)
 	}
 }
+
+// TestCurveSVG checks the learning curve draws every series, with the title escaped and
+// NaN validation points (no held-out photos) left out.
+func TestCurveSVG(t *testing.T) {
+	h := []Epoch{{Epoch: 1, TrainLoss: 4, ValidR1: 0.1, ValidR5: 0.3, ValidMRR: 0.2}, {Epoch: 2, TrainLoss: 3, ValidR1: 0.2, ValidR5: 0.4, ValidMRR: 0.3}}
+	svg := CurveSVG("a<b", h, 2)
+	if !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, "a&lt;b") || strings.Count(svg, "<polyline") != 4 || strings.Contains(svg, "NaN") {
+		t.Errorf("curve SVG: %s", svg)
+	}
+	h[1].ValidR1, h[1].ValidR5, h[1].ValidMRR = math.NaN(), math.NaN(), math.NaN()
+	if svg := CurveSVG("x", h, 0); strings.Contains(svg, "NaN") {
+		t.Errorf("NaN drawn: %s", svg)
+	}
+}
