@@ -72,9 +72,10 @@ type Settings struct {
 	Seed          uint64  `json:"seed"`
 }
 
-// DefaultSettings returns the project's two-tower defaults, the best measured on the
-// validation photos (inception-mixed5 + glove-mean; see the package notes): both towers a
-// GELU MLP with a linear shortcut, heavy dropout on the image features (the model
+// DefaultSettings returns the project's two-tower defaults, the best validation MRR
+// among the settings tried on inception-mixed5 + glove-mean (linear or MLP towers, d 64 to
+// 256, τ, dropout, weight decay, hard negatives; most within noise of each other): both
+// towers a GELU MLP with a linear shortcut, heavy dropout on the image features (the model
 // overfits 900 photos within a few epochs otherwise), τ starting at 0.1 and learnt.
 func DefaultSettings() Settings {
 	return Settings{

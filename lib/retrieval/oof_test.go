@@ -1,0 +1,61 @@
+package retrieval
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/withsense/withsense/lib/dataset"
+	"github.com/withsense/withsense/lib/features"
+)
+
+// TestOutOfFold scores synthetic expert pairs out of fold: a photo with one of its own
+// captions must score above a photo with another photo's caption far more often than not.
+func TestOutOfFold(t *testing.T) {
+	img, text, of := synthetic(150, 5, 32, 16, 0.5, 10)
+	it := &features.Table{Encoder: "img", Dim: 32, Vecs: map[string][]float32{}}
+	tt := &features.Table{Encoder: "txt", Dim: 16, Vecs: map[string][]float32{}}
+	p := &Pairs{}
+	for i, v := range img {
+		name := fmt.Sprintf("p%03d.jpg", i)
+		p.Photos = append(p.Photos, name)
+		it.Vecs[name] = v
+	}
+	for i, v := range text {
+		s := fmt.Sprintf("caption %d", i)
+		p.Texts, p.ImageOfText = append(p.Texts, s), append(p.ImageOfText, of[i])
+		p.CaptionIDs = append(p.CaptionIDs, fmt.Sprintf("%s#%d", p.Photos[of[i]], i%5))
+		tt.Vecs[s] = v
+	}
+	// Each photo is paired with its own caption 0 and with caption 0 of the next photo.
+	var samples []dataset.Sample
+	for i, name := range p.Photos {
+		own, other := 5*i, 5*((i+1)%len(p.Photos))
+		samples = append(samples,
+			dataset.Sample{Image: name, QueryID: p.CaptionIDs[own], Text: p.Texts[own], Crowd: math.NaN()},
+			dataset.Sample{Image: name, QueryID: p.CaptionIDs[other], Text: p.Texts[other], Crowd: math.NaN()})
+	}
+	s := testSettings()
+	s.Epochs = 8
+	scores, err := OutOfFold(samples, p, it, tt, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scores) != len(samples) {
+		t.Fatalf("%d scores for %d samples", len(scores), len(samples))
+	}
+	wins := 0
+	for i := 0; i < len(samples); i += 2 {
+		if scores[i] > scores[i+1] {
+			wins++
+		}
+	}
+	if wins < 120 {
+		t.Errorf("own caption above another photo's for %d of 150 photos, want ≥ 120", wins)
+	}
+	delete(tt.Vecs, p.Texts[5])
+	if _, err := OutOfFold(samples, p, it, tt, s); err == nil || !strings.Contains(err.Error(), `no vector for caption p001.jpg#0 "caption 5"`) {
+		t.Errorf("missing caption vector: %v", err)
+	}
+}
