@@ -338,6 +338,10 @@ func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: %v", name, r)
 		}
+		if err != nil { // no half-trained model to predict with
+			m.release()
+			m.store = nil
+		}
 	}()
 
 	m.InputDim, m.History, m.BestEpoch = p, nil, 0
