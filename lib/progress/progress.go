@@ -24,14 +24,30 @@ type Bar struct {
 	displayID string
 	finished  bool
 	quiet     bool
+	nested    bool
 }
+
+// Nested reports whether the bar runs inside another one (and is therefore silent); work
+// that shows other live output (a learning curve) should stay silent too.
+func (b *Bar) Nested() bool { return b.nested }
 
 // Quiet silences every bar (tests set it to keep logs short).
 var Quiet = false
 
+// active counts the bars running; a bar started while another runs is nested: it is
+// silent, so a loop over many fits shows one bar, not one per fit.
+var (
+	activeMu sync.Mutex
+	active   int
+)
+
 // New starts a bar for total units of work described by label.
 func New(label string, total int) *Bar {
-	b := &Bar{label: label, total: total, start: time.Now(), quiet: Quiet}
+	activeMu.Lock()
+	nested := active > 0
+	active++
+	activeMu.Unlock()
+	b := &Bar{label: label, total: total, start: time.Now(), quiet: Quiet || nested, nested: nested}
 	if gonbui.IsNotebook {
 		b.displayID = "progress_" + gonbui.UniqueID()
 	}
@@ -55,6 +71,9 @@ func (b *Bar) Done() {
 		return
 	}
 	b.finished = true
+	activeMu.Lock()
+	active--
+	activeMu.Unlock()
 	if b.quiet {
 		return
 	}

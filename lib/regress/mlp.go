@@ -383,8 +383,11 @@ func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
 	bar := progress.New(fmt.Sprintf("MLP %s", name), s.MaxEpochs)
 	defer bar.Done()
 	live, liveDone := m.OnEpoch, func(int) {}
-	if live == nil {
+	if live == nil && !bar.Nested() {
 		live, liveDone = liveCurve(name)
+	}
+	if live == nil {
+		live = func(Epoch) {}
 	}
 	start := time.Now()
 	var best map[string]*tensors.Tensor

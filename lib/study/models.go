@@ -3,6 +3,8 @@ package study
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/withsense/withsense/lib/dataset"
@@ -57,10 +59,12 @@ func Models(in *Inputs) (*ModelsReport, error) {
 	cands := evaluate.Candidates()
 	var settings []any
 	for _, c := range cands {
-		m := c.New(100)
-		if mlp, ok := m.(*regress.MLP); ok {
-			settings = append(settings, mlp.Settings)
-		} else {
+		switch m := c.New(100).(type) {
+		case *regress.MLP:
+			settings = append(settings, m.Settings)
+		case *regress.Ensemble:
+			settings = append(settings, c.Name, m.Members[0].(*regress.MLP).Settings)
+		default:
 			settings = append(settings, c.Name)
 		}
 	}
@@ -97,21 +101,23 @@ func runModels(in *Inputs, cands []evaluate.Candidate) (*ModelsReport, error) {
 	bestMLP := math.Inf(1)
 	var bestDesign evaluate.Design
 	r.Table, err = evaluate.Compare(in.Samples, designs, cands, func(d evaluate.Design, m regress.Model, h evaluate.Holdout) {
-		mlp, ok := m.(*regress.MLP)
-		if !ok || h.MAE >= bestMLP {
+		nets := networks(m)
+		if nets == nil || h.MAE >= bestMLP {
 			return
 		}
 		bestMLP, bestDesign = h.MAE, d
 		r.BestMLP = evaluate.Cell{Model: m.Name(), Text: d.Text, Image: d.Image, MAE: h.MAE, RMSE: h.RMSE}
-		r.Curve, r.CurveBest = mlp.History, mlp.BestEpoch
+		r.Curve, r.CurveBest = nets[0].History, nets[0].BestEpoch
 		truth := make([]float32, len(split.Valid))
 		for i, j := range split.Valid {
 			truth[i] = y[j]
 		}
 		r.Holdout = &HoldoutSnapshot{Truth: truth, Pred: h.Pred}
-		mlp.Encoders = []string{d.Text, d.Image}
-		if err := mlp.Save(""); err == nil {
-			r.BestMLPDir = regress.MLPDir(mlp.Name())
+		for _, n := range nets {
+			n.Encoders = []string{d.Text, d.Image}
+		}
+		if err := m.(interface{ Save(string) error }).Save(""); err == nil {
+			r.BestMLPDir = regress.MLPDir(m.Name())
 		}
 	})
 	if err != nil {
@@ -145,4 +151,31 @@ func runModels(in *Inputs, cands []evaluate.Candidate) (*ModelsReport, error) {
 		r.Correlation = append(r.Correlation, mc)
 	}
 	return r, nil
+}
+
+// networks returns the MLPs of a model (itself, or an ensemble's members), nil for others.
+func networks(m regress.Model) []*regress.MLP {
+	switch m := m.(type) {
+	case *regress.MLP:
+		return []*regress.MLP{m}
+	case *regress.Ensemble:
+		var out []*regress.MLP
+		for _, x := range m.Members {
+			mlp, ok := x.(*regress.MLP)
+			if !ok {
+				return nil
+			}
+			out = append(out, mlp)
+		}
+		return out
+	}
+	return nil
+}
+
+// LoadScorer loads the MLP or MLP ensemble saved in dir, checking its encoders.
+func LoadScorer(dir string, encoders ...string) (regress.Model, error) {
+	if _, err := os.Stat(filepath.Join(dir, "0")); err == nil {
+		return regress.LoadMLPEnsemble(dir, encoders...)
+	}
+	return regress.LoadMLP(dir, encoders...)
 }

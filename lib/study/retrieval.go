@@ -8,7 +8,6 @@ import (
 	"github.com/withsense/withsense/lib/evaluate"
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/metrics"
-	"github.com/withsense/withsense/lib/regress"
 	"github.com/withsense/withsense/lib/retrieval"
 	"github.com/withsense/withsense/lib/search"
 )
@@ -16,7 +15,7 @@ import (
 // The two-tower model's encoders: the best pair measured for retrieval (notebook 04).
 const (
 	TwoTowerImage = "inception-mixed5"
-	TwoTowerText  = "glove-sif"
+	TwoTowerText  = "glove-mean"
 )
 
 // RerankDepth is how many photos the two-tower retrieves for the MLP to rerank.
@@ -152,7 +151,7 @@ func runRetrieval(in *Inputs, models *ModelsReport, img, txt *features.Table) (*
 	if n := len(tt.History); n > 0 {
 		r.TrainSeconds = tt.History[n-1].Seconds
 	}
-	mlp, err := regress.LoadMLP(models.BestMLPDir)
+	mlp, err := LoadScorer(models.BestMLPDir, models.BestMLP.Text, models.BestMLP.Image)
 	if err != nil {
 		return nil, err
 	}

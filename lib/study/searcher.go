@@ -10,7 +10,6 @@ import (
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/project"
-	"github.com/withsense/withsense/lib/regress"
 	"github.com/withsense/withsense/lib/retrieval"
 	"github.com/withsense/withsense/lib/search"
 	"github.com/withsense/withsense/lib/textenc"
@@ -163,7 +162,7 @@ func twoTowerScorer(cfg SearchConfig, ix *search.Index) (search.Scorer, error) {
 }
 
 func mlpScorer(cfg SearchConfig, ix *search.Index) (search.Scorer, error) {
-	m, err := regress.LoadMLP(cfg.MLPDir, cfg.MLPEncoders[0], cfg.MLPEncoders[1])
+	m, err := LoadScorer(cfg.MLPDir, cfg.MLPEncoders[0], cfg.MLPEncoders[1])
 	if err != nil {
 		return nil, err
 	}
