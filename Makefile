@@ -89,8 +89,13 @@ report: setup
 notebook: setup
 	cd notebooks && WITH_SENSE_ROOT=$(ROOT) jupyter notebook --allow-root
 
+# Speeds are reported with their reference measured in the same run (gomlx/ort ratios);
+# training benchmarks run once each. BenchmarkSearch needs the models `make report` trains.
 bench: setup testgraphs
-	go test -tags $(GOTAGS) -run '^$$' -bench . -benchtime 3x ./lib/...
+	go test -tags $(GOTAGS) -run '^$$' -benchtime 3x \
+		-bench 'Inception|ResNet50|MiniLM|ORT|Glove|Tokenizer|Kendall|Search' ./lib/...
+	go test -tags $(GOTAGS) -run '^$$' -benchtime 1x \
+		-bench 'MLPFit|MLPEnsembleFit|RidgeFit|TwoTowerTrain' ./lib/regress ./lib/retrieval
 
 clean:
 	rm -rf $(BIN) data/cache
