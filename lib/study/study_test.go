@@ -1,0 +1,55 @@
+package study
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/withsense/withsense/lib/dataset"
+	"github.com/withsense/withsense/lib/project"
+)
+
+func TestStats(t *testing.T) {
+	ranks := []int{1, 3, 12, 1, 5}
+	s, err := stats(ranks, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Queries != 5 || s.R1 != 0.4 || s.R5 != 0.8 || s.R10 != 0.8 || s.MedianRank != 3 {
+		t.Errorf("stats %+v", s)
+	}
+	if want := (1 + 1.0/3 + 1.0/12 + 1 + 0.2) / 5; math.Abs(s.MRR-want) > 1e-12 {
+		t.Errorf("MRR %v, want %v", s.MRR, want)
+	}
+	// Skipping the blocked queries.
+	s, _ = stats(ranks, []bool{true, false, false, true, false})
+	if s.Queries != 3 || s.R1 != 0 || s.MedianRank != 5 {
+		t.Errorf("allowed stats %+v", s)
+	}
+	if s, err := stats(ranks, []bool{true, true, true, true, true}); err != nil || s.Queries != 0 {
+		t.Errorf("all blocked: %+v %v", s, err)
+	}
+}
+
+func TestWriteOOF(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(project.ResultsEnv, dir)
+	in := &Inputs{Samples: []dataset.Sample{
+		{Image: "a.jpg", QueryID: "b.jpg#2", Target: 0.5},
+		{Image: "b.jpg", QueryID: "b.jpg#2", Target: 1},
+	}}
+	if err := WriteOOF(in, map[string][]float32{"zeta": {0.1, 0.2}, "alpha": {0.3, 0.4}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, OOFFile))
+	want := "image,query_id,target,alpha,zeta\na.jpg,b.jpg#2,0.500000,0.300000,0.100000\nb.jpg,b.jpg#2,1.000000,0.400000,0.200000\n"
+	if string(b) != want {
+		t.Errorf("oof file:\n%s\nwant:\n%s", b, want)
+	}
+	err := WriteOOF(in, map[string][]float32{"short": {0.1}})
+	if err == nil || !strings.Contains(err.Error(), "model short: 1 out-of-fold predictions for 2 samples") {
+		t.Errorf("short predictions: %v", err)
+	}
+}
