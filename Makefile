@@ -17,7 +17,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Seconds a notebook cell may run before nbconvert gives up.
 CELL_TIMEOUT ?= 1800
 
-.PHONY: all setup apt kernel data models models-onnx testgraphs test test-go test-notebooks report notebook bench clean
+.PHONY: all setup apt kernel data models models-onnx testgraphs nsfwjs-node test test-go test-notebooks report notebook bench clean
 
 all: test
 
@@ -25,10 +25,10 @@ setup: apt kernel data models
 
 # Debian packages: Jupyter and nbconvert run the notebooks headless.
 apt:
-	@if ! command -v jupyter-nbconvert >/dev/null || ! command -v jupyter-notebook >/dev/null; then \
+	@if ! command -v jupyter-nbconvert >/dev/null || ! command -v jupyter-notebook >/dev/null || ! /usr/bin/python3 -c 'import PIL' 2>/dev/null; then \
 		echo "installing Jupyter from Debian packages..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			jupyter-notebook jupyter-nbconvert python3-ipykernel >/dev/null; \
+			jupyter-notebook jupyter-nbconvert python3-ipykernel python3-pil >/dev/null; \
 	fi
 
 # The command-line tool, GoNB and the tools GoNB calls, all at the versions pinned in go.mod.
@@ -66,7 +66,15 @@ $(TESTGRAPHS): lib/ortref/export_graphs.py
 	/usr/bin/python3 lib/ortref/export_graphs.py
 	touch $@
 
-test: setup testgraphs test-go test-notebooks
+# nsfwjs itself (TF.js, wasm backend) in Node: the reference the InceptionV3 port is tested against.
+NSFWJS_NODE := models/nsfwjs-node/node_modules/.installed
+nsfwjs-node: $(NSFWJS_NODE)
+$(NSFWJS_NODE): | models
+	mkdir -p models/nsfwjs-node && cd models/nsfwjs-node && echo '{"private": true}' > package.json && \
+		npm install --silent --no-audit --no-fund --ignore-scripts @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 ../npm/nsfwjs-4.4.0.tgz
+	touch $@
+
+test: setup testgraphs nsfwjs-node test-go test-notebooks
 
 # The parity tests fail (instead of skipping) when the test graphs are missing.
 test-go: testgraphs
