@@ -5,8 +5,11 @@
 package evaluate
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/metrics"
@@ -65,30 +68,42 @@ func FitHoldout(m regress.Model, X [][]float32, y []float32, groups []string, s 
 
 // OutOfFold returns a prediction for every row from a model fitted on the other folds
 // (project.Folds-fold GroupKFold by photo, project.Seed), so no prediction comes from a
-// model that saw the row's photo. newModel makes a fresh model per fold.
+// model that saw the row's photo. newModel makes a fresh model per fold; folds are fitted
+// concurrently, one per core (a model's training alone keeps about one core busy).
 func OutOfFold(newModel func() regress.Model, X [][]float32, y []float32, groups []string) ([]float32, error) {
 	folds, err := dataset.GroupKFold(groups, project.Folds, project.Seed)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]float32, len(X))
+	errs := make([]error, project.Folds)
+	sem := make(chan struct{}, max(1, min(runtime.NumCPU(), project.Folds)))
+	var wg sync.WaitGroup
 	for f := range project.Folds {
-		tr, va := dataset.FoldIndices(folds, f)
-		m := newModel()
-		xtr, ytr, gtr := Rows(X, y, groups, tr)
-		if err := m.Fit(xtr, ytr, gtr); err != nil {
-			return nil, fmt.Errorf("%s, fold %d: %w", m.Name(), f+1, err)
-		}
-		xva, _, _ := Rows(X, y, groups, va)
-		pred, err := m.Predict(xva)
-		if err != nil {
-			return nil, fmt.Errorf("%s, fold %d: %w", m.Name(), f+1, err)
-		}
-		for i, j := range va {
-			out[j] = pred[i]
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			tr, va := dataset.FoldIndices(folds, f)
+			m := newModel()
+			xtr, ytr, gtr := Rows(X, y, groups, tr)
+			if err := m.Fit(xtr, ytr, gtr); err != nil {
+				errs[f] = fmt.Errorf("%s, fold %d: %w", m.Name(), f+1, err)
+				return
+			}
+			xva, _, _ := Rows(X, y, groups, va)
+			pred, err := m.Predict(xva)
+			if err != nil {
+				errs[f] = fmt.Errorf("%s, fold %d: %w", m.Name(), f+1, err)
+				return
+			}
+			for i, j := range va {
+				out[j] = pred[i] // folds write disjoint rows
+			}
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // Correlation holds the benchmark correlations of a model's out-of-fold predictions.

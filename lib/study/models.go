@@ -10,6 +10,7 @@ import (
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/evaluate"
 	"github.com/withsense/withsense/lib/metrics"
+	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/regress"
 	"github.com/withsense/withsense/lib/results"
 )
@@ -133,6 +134,8 @@ func runModels(in *Inputs, cands []evaluate.Candidate) (*ModelsReport, error) {
 	r.OOFEmbedding = evaluate.Embedding(bestDesign.Text, bestDesign.Image)
 	r.OOF = map[string][]float32{}
 	groups := dataset.Groups(in.Samples)
+	bar := progress.New("out of fold", len(cands))
+	defer bar.Done()
 	for _, c := range cands {
 		pred, err := evaluate.OutOfFold(func() regress.Model { return c.New(bestDesign.TextDim) }, bestDesign.X, y, groups)
 		if err != nil {
@@ -149,6 +152,7 @@ func runModels(in *Inputs, cands []evaluate.Candidate) (*ModelsReport, error) {
 			mc.Undefined = err.Error()
 		}
 		r.Correlation = append(r.Correlation, mc)
+		bar.Add(1)
 	}
 	return r, nil
 }
