@@ -13,6 +13,8 @@ export GOTAGS ?= noxla
 ROOT := $(CURDIR)
 BIN := $(ROOT)/bin
 export PATH := $(BIN):$(PATH)
+# The GoNB kernel is registered for this checkout only (two clones never share one).
+export JUPYTER_DATA_DIR := $(BIN)/jupyter
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Seconds a notebook cell may run before nbconvert gives up.
 CELL_TIMEOUT ?= 1800
