@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/withsense/withsense/lib/charts"
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/gallery"
 	"github.com/withsense/withsense/lib/results"
@@ -50,16 +49,6 @@ func AnswerHTML(ans search.Answer, captions map[string]string) string {
 	}
 	cols := min(max(len(items), 1), 5)
 	return head + "</p>" + gallery.HTML(items, cols)
-}
-
-// TwoTowerCurve draws the two-tower's learning curve: training loss and held-out recall@1.
-func TwoTowerCurve(r *RetrievalReport) (string, error) {
-	var x, loss, r1 []float64
-	for _, e := range r.Curve {
-		x, loss, r1 = append(x, float64(e.Epoch)), append(loss, e.TrainLoss), append(r1, e.ValidR1)
-	}
-	return charts.Lines(fmt.Sprintf("Two-tower training (kept epoch %d)", r.CurveBest), "epoch", "InfoNCE loss / held-out R@1",
-		[]charts.Line{{Name: "training loss", X: x, Y: loss}, {Name: "held-out R@1", X: x, Y: r1}})
 }
 
 // TestRanksFile is the per-query ranks' file under results/.
