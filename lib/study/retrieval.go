@@ -8,6 +8,7 @@ import (
 	"github.com/withsense/withsense/lib/evaluate"
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/metrics"
+	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/retrieval"
 	"github.com/withsense/withsense/lib/search"
 )
@@ -226,7 +227,11 @@ func runRetrieval(in *Inputs, models *ModelsReport, img, txt *features.Table) (*
 
 	// Out-of-fold pair scores on the expert pairs: two-tower cosine, and its blend with the
 	// best MLP's out-of-fold predictions.
-	if r.OOFTwoTower, err = retrieval.OutOfFold(in.Samples, pairs, img, txt, s); err != nil {
+	bar := progress.New("two-tower out of fold", 1) // the folds' own bars stay silent
+	r.OOFTwoTower, err = retrieval.OutOfFold(in.Samples, pairs, img, txt, s)
+	bar.Add(1)
+	bar.Done()
+	if err != nil {
 		return nil, err
 	}
 	if r.TwoTowerCorr, err = evaluate.Correlate(in.Samples, r.OOFTwoTower); err != nil {
