@@ -80,6 +80,11 @@ func TestBadQueries(t *testing.T) {
 			t.Errorf("Search(%.20q): %v, want %q", tc.q, err, tc.want)
 		}
 	}
+	// A non-English query that is not about children reaches the scorer unchanged; whether
+	// it finds anything is the scorer's matter (GloVe says it knows none of its words).
+	if ans, err := s.Search("собака в воде", 2); err != nil || ans.Blocked || ans.Query != "собака в воде" || len(ans.Results) != 2 {
+		t.Errorf("Cyrillic query: %+v, %v", ans, err)
+	}
 	if _, err := s.Search("dog", 0); err == nil {
 		t.Error("k = 0 accepted")
 	}
