@@ -26,7 +26,13 @@ func BenchmarkSearch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, variant := range []string{cfg.Default, VariantMLP, VariantTwoTower} {
+	variants := []string{cfg.Default}
+	for _, v := range []string{VariantTwoTower, VariantMLP, VariantRerank, VariantBlend} {
+		if v != cfg.Default {
+			variants = append(variants, v)
+		}
+	}
+	for _, variant := range variants {
 		for _, n := range []int{275, 1100, 4400} {
 			sized := resize(ix, n)
 			scorer, err := Scorer(cfg, sized, variant)
