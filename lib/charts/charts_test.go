@@ -30,3 +30,18 @@ func TestChartsRenderSVG(t *testing.T) {
 		t.Error("scatter of unequal lengths accepted")
 	}
 }
+
+func TestLearningCurves(t *testing.T) {
+	svg := LearningCurves("MLP <x>", []Panel{
+		{Label: "loss", Curves: []Curve{{Name: "train", Color: "#111", Y: []float64{3, 2, math.NaN(), 1}}}},
+		{Label: "MAE", Curves: []Curve{{Name: "MAE", Color: "#222", Y: []float64{0.2, 0.2}}}},
+	}, 2)
+	for _, want := range []string{`width="720"`, "MLP &lt;x&gt;", "epoch (loss)", "epoch (MAE)", "stroke-dasharray", "<polyline"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("learning curves lack %q", want)
+		}
+	}
+	if strings.Count(svg, "<polyline") != 2 {
+		t.Errorf("want one polyline per curve: %d", strings.Count(svg, "<polyline"))
+	}
+}

@@ -3,9 +3,7 @@ package dataset
 import (
 	"archive/zip"
 	"bufio"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/withsense/withsense/lib/assets"
 	"github.com/withsense/withsense/lib/atomicfile"
 )
 
@@ -44,7 +43,7 @@ func Verify(dir string, step func()) error {
 		if strings.Contains(name, "..") {
 			return fmt.Errorf("%s:%d: path %q leaves the folder", sums, line, name)
 		}
-		got, err := fileSHA256(filepath.Join(dir, name))
+		got, err := assets.FileSHA256(filepath.Join(dir, name))
 		if err != nil {
 			return err
 		}
@@ -63,19 +62,6 @@ func Verify(dir string, step func()) error {
 
 // NumFiles is the number of files of the archive that Verify checks.
 func NumFiles() int { return strings.Count(sums, "\n") }
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // Download fetches the course archive from ArchiveURL and unpacks its files into dest
 // (which must not exist yet). The zip's top folder (to_upload/) is dropped. It fails with a
