@@ -455,12 +455,18 @@ func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
 // snapshot copies the values of the model's variables (not the optimizer's) to host
 // memory, reusing the tensors of a previous snapshot.
 func (m *MLP) snapshot(prev map[string]*tensors.Tensor) (map[string]*tensors.Tensor, error) {
+	return Snapshot(m.store, isModelVariable, prev)
+}
+
+// Snapshot copies the values of the store's variables whose path passes keep to host
+// memory (for keeping the best epoch's weights), freeing a previous snapshot first.
+func Snapshot(store *model.Store, keep func(path string) bool, prev map[string]*tensors.Tensor) (map[string]*tensors.Tensor, error) {
 	for _, t := range prev {
 		t.FinalizeAll()
 	}
 	out := map[string]*tensors.Tensor{}
-	for v := range m.store.IterVariables() {
-		if !isModelVariable(v.Path()) {
+	for v := range store.IterVariables() {
+		if !keep(v.Path()) {
 			continue
 		}
 		val, err := v.Value()

@@ -653,23 +653,9 @@ func (m *Model) Temperature() (float64, error) {
 // snapshot copies the values of the model's variables (not the optimizer's) to host
 // memory, reusing the tensors of a previous snapshot.
 func (m *Model) snapshot(prev map[string]*tensors.Tensor) (map[string]*tensors.Tensor, error) {
-	for _, t := range prev {
-		t.FinalizeAll()
-	}
-	out := map[string]*tensors.Tensor{}
-	for v := range m.store.IterVariables() {
-		if !isModelVariable(v.Path()) {
-			continue
-		}
-		val, err := v.Value()
-		if err != nil {
-			return nil, err
-		}
-		c, err := val.LocalClone()
-		if err != nil {
-			return nil, fmt.Errorf("two-tower: snapshot of %s: %w", v.Path(), err)
-		}
-		out[v.Path()] = c
+	out, err := regress.Snapshot(m.store, isModelVariable, prev)
+	if err != nil {
+		return nil, fmt.Errorf("two-tower: %w", err)
 	}
 	return out, nil
 }
