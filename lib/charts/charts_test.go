@@ -11,9 +11,13 @@ func TestChartsRenderSVG(t *testing.T) {
 		"bars": func() (string, error) {
 			return Bars("MAE per model", "MAE", []string{"mean", "mlp"}, []Series{{"a", []float64{0.2, 0.17}}, {"b", []float64{0.21, math.NaN()}}})
 		},
-		"hist":    func() (string, error) { return Histogram("targets", "target", []float64{0, 0.1, 0.5, 1}, 4) },
-		"scatter": func() (string, error) { return Scatter("pred vs true", "true", "pred", []float64{0, 1}, []float64{0.1, 0.9}, true) },
-		"lines":   func() (string, error) { return Lines("loss", "epoch", "loss", []Line{{"train", []float64{1, 2}, []float64{3, 2}}}) },
+		"hist": func() (string, error) { return Histogram("targets", "target", []float64{0, 0.1, 0.5, 1}, 4) },
+		"scatter": func() (string, error) {
+			return Scatter("pred vs true", "true", "pred", []float64{0, 1}, []float64{0.1, 0.9}, true)
+		},
+		"lines": func() (string, error) {
+			return Lines("loss", "epoch", "loss", []Line{{"train", []float64{1, 2}, []float64{3, 2}}})
+		},
 	} {
 		svg, err := draw()
 		if err != nil {
