@@ -96,8 +96,10 @@ report: setup
 		WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -out $(ROOT)/results $$nb; \
 	done
 
+# Extra arguments for Jupyter, e.g. JUPYTER_ARGS="--ip=0.0.0.0 --no-browser" in a container.
+JUPYTER_ARGS ?=
 notebook: setup
-	cd notebooks && WITH_SENSE_ROOT=$(ROOT) jupyter notebook --allow-root
+	cd notebooks && WITH_SENSE_ROOT=$(ROOT) jupyter notebook --allow-root $(JUPYTER_ARGS)
 
 # Speeds are reported with their reference measured in the same run (gomlx/ort ratios);
 # training benchmarks run once each. BenchmarkSearch needs the models `make report` trains.
