@@ -63,7 +63,8 @@ func (b *Bar) Add(n int) {
 	b.draw(false)
 }
 
-// Done ends the bar with a summary line (units, elapsed time, rate).
+// Done ends the bar with a summary line (units, elapsed time, rate), or, for work that
+// took under a second, just clears it.
 func (b *Bar) Done() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -78,6 +79,14 @@ func (b *Bar) Done() {
 		return
 	}
 	elapsed := time.Since(b.start)
+	if elapsed < time.Second { // quick work leaves no record, just clears its bar
+		if b.displayID != "" {
+			gonbui.UpdateHTML(b.displayID, "")
+		} else {
+			fmt.Fprintf(os.Stderr, "\r%s\r", strings.Repeat(" ", len(b.label)+60))
+		}
+		return
+	}
 	summary := fmt.Sprintf("%s: %d/%d in %s (%.1f/s)", b.label, b.done, b.total,
 		elapsed.Round(100*time.Millisecond), float64(b.done)/max(elapsed.Seconds(), 1e-9))
 	if b.displayID != "" {
