@@ -1,0 +1,214 @@
+// Package cachekey names every cached result of the project by its content, in this one
+// place. A key is the sha256 of:
+//
+//  1. the step's name and its settings (JSON, as the step records them in metrics.json);
+//  2. the code that computes it: every file (Go sources and embedded data such as
+//     lib/dataset/SHA256SUMS, not tests or testdata) of the named lib packages and of every
+//     lib package they import, transitively, plus go.sum (the versions of GoMLX and the other
+//     dependencies);
+//  3. the data it reads: callers pass content hashes of their inputs (Inputs, e.g. the
+//     embedding tables' vectors, which carry the photos, the encoders and their weights).
+//
+// So a change to the code, the settings or the data recomputes exactly the steps it reaches,
+// and nothing else; no version string is ever bumped by hand.
+package cachekey
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"hash"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/withsense/withsense/lib/project"
+)
+
+// Key returns the cache key of a step: its name, its settings (anything encoding/json
+// writes), the sources of pkgs (lib packages such as "lib/regress") with their lib imports,
+// and the content hashes of its inputs.
+func Key(step string, settings any, pkgs []string, inputs ...string) (string, error) {
+	src, err := Sources(pkgs...)
+	if err != nil {
+		return "", err
+	}
+	set, err := json.Marshal(settings)
+	if err != nil {
+		return "", fmt.Errorf("cache key of %s: settings: %w", step, err)
+	}
+	h := sha256.New()
+	for _, part := range append([]string{step, string(set), src}, inputs...) {
+		writeString(h, part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+var (
+	srcMu    sync.Mutex
+	srcCache = map[string]string{} // package dir → hash of its own files
+)
+
+// Sources returns the hash of the files of the named lib packages and of every lib package
+// they import (transitively), and go.sum. Each package is read once per process.
+func Sources(pkgs ...string) (string, error) {
+	root, err := project.Root()
+	if err != nil {
+		return "", err
+	}
+	seen := map[string]bool{}
+	queue := slices.Clone(pkgs)
+	for len(queue) > 0 {
+		p := filepath.ToSlash(filepath.Clean(queue[0]))
+		queue = queue[1:]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		imports, err := libImports(root, p)
+		if err != nil {
+			return "", err
+		}
+		queue = append(queue, imports...)
+	}
+	all := make([]string, 0, len(seen))
+	for p := range seen {
+		all = append(all, p)
+	}
+	slices.Sort(all)
+	h := sha256.New()
+	for _, p := range all {
+		ph, err := packageHash(root, p)
+		if err != nil {
+			return "", err
+		}
+		writeString(h, p)
+		writeString(h, ph)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		return "", fmt.Errorf("cache key: %w", err)
+	}
+	writeString(h, string(sum))
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// packageFiles lists the files of a package that count for its key: everything in its
+// folder but tests and folders (testdata, helper scripts' folders).
+func packageFiles(root, pkg string) ([]string, error) {
+	dir := filepath.Join(root, filepath.FromSlash(pkg))
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cache key: package %s: %w (is %s the project's checkout?)", pkg, err, root)
+	}
+	var files []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && !strings.HasSuffix(e.Name(), "_test.go") && !strings.HasPrefix(e.Name(), ".") {
+			files = append(files, e.Name())
+		}
+	}
+	return files, nil
+}
+
+func packageHash(root, pkg string) (string, error) {
+	srcMu.Lock()
+	defer srcMu.Unlock()
+	if h, ok := srcCache[pkg]; ok {
+		return h, nil
+	}
+	files, err := packageFiles(root, pkg)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, name := range files {
+		f, err := os.Open(filepath.Join(root, filepath.FromSlash(pkg), name))
+		if err != nil {
+			return "", fmt.Errorf("cache key: %w", err)
+		}
+		writeString(h, name)
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("cache key: %s: %w", name, err)
+		}
+	}
+	s := hex.EncodeToString(h.Sum(nil))
+	srcCache[pkg] = s
+	return s, nil
+}
+
+// libImports returns the project's lib packages that pkg's Go files import.
+func libImports(root, pkg string) ([]string, error) {
+	files, err := packageFiles(root, pkg)
+	if err != nil {
+		return nil, err
+	}
+	prefix := project.Module + "/"
+	var out []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		path := filepath.Join(root, filepath.FromSlash(pkg), name)
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return nil, fmt.Errorf("cache key: %w", err)
+		}
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if rest, ok := strings.CutPrefix(p, prefix); ok && strings.HasPrefix(rest, "lib/") {
+				out = append(out, rest)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Vectors returns the content hash of named vectors (an embedding table): names in sorted
+// order, each with its float32 values' bits.
+func Vectors(vecs map[string][]float32) string {
+	keys := make([]string, 0, len(vecs))
+	for k := range vecs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	var buf [4]byte
+	for _, k := range keys {
+		writeString(h, k)
+		for _, v := range vecs[k] {
+			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+			h.Write(buf[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// JSON returns the content hash of anything encoding/json writes (e.g. the samples).
+func JSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
+}
+
+// writeString writes s with its length first, so that parts never run into each other.
+func writeString(h hash.Hash, s string) {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write(n[:])
+	io.WriteString(h, s)
+}
