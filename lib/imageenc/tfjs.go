@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/withsense/withsense/lib/tfjs"
 )
 
 // TFJSModel is a TF.js layers model as nsfwjs ships it: the Keras topology and the
-// dequantised weights, read from model.min.js and the group1-shard*.min.js files (JavaScript
+// dequantised weights (decoded by lib/tfjs), read from model.min.js and the group1-shard*.min.js files (JavaScript
 // modules that wrap a JSON-like object literal and base64 strings). Parsing needs no Node.
 type TFJSModel struct {
 	// Layers in the topology's order (Keras lists them so that inputs come first).
@@ -92,19 +94,7 @@ type tfjsFile struct {
 			} `json:"config"`
 		} `json:"model_config"`
 	} `json:"modelTopology"`
-	WeightsManifest []struct {
-		Paths   []string `json:"paths"`
-		Weights []struct {
-			Name         string `json:"name"`
-			Shape        []int  `json:"shape"`
-			DType        string `json:"dtype"`
-			Quantization *struct {
-				Min   *float64 `json:"min"`
-				Scale float64  `json:"scale"`
-				DType string   `json:"dtype"`
-			} `json:"quantization"`
-		} `json:"weights"`
-	} `json:"weightsManifest"`
+	WeightsManifest tfjs.Manifest `json:"weightsManifest"`
 }
 
 type kerasLayerJSON struct {
@@ -178,56 +168,19 @@ func LoadTFJS(dir string) (*TFJSModel, error) {
 		}
 	}
 
-	for _, group := range f.WeightsManifest {
-		var data []byte
-		for _, p := range group.Paths {
-			shard, fileSHA, err := readShard(filepath.Join(dir, p+".min.js"))
-			if err != nil {
-				return nil, err
-			}
-			data = append(data, shard...)
-			fileHashes.Write(fileSHA[:])
+	tensors, err := tfjs.DecodeWeights(modelPath, f.WeightsManifest, func(p string) ([]byte, error) {
+		shard, fileSHA, err := readShard(filepath.Join(dir, p+".min.js"))
+		fileHashes.Write(fileSHA[:])
+		return shard, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for name, t := range tensors {
+		if t.DType != "float32" {
+			return nil, fmt.Errorf("%s: weight %q has dtype %q, want float32", modelPath, name, t.DType)
 		}
-		offset := 0
-		for _, ws := range group.Weights {
-			n := 1
-			for _, d := range ws.Shape {
-				n *= d
-			}
-			w := &Weight{Name: ws.Name, Shape: ws.Shape, Data: make([]float32, n)}
-			switch {
-			case ws.DType != "float32":
-				return nil, fmt.Errorf("%s: weight %q has dtype %q, want float32", modelPath, ws.Name, ws.DType)
-			case ws.Quantization == nil:
-				if offset+4*n > len(data) {
-					return nil, fmt.Errorf("%s: weight %q runs past the end of its shards", modelPath, ws.Name)
-				}
-				for i := range n {
-					b := data[offset+4*i:]
-					w.Data[i] = math.Float32frombits(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
-				}
-				offset += 4 * n
-			case ws.Quantization.DType == "uint8" && ws.Quantization.Min != nil:
-				if offset+n > len(data) {
-					return nil, fmt.Errorf("%s: weight %q runs past the end of its shards", modelPath, ws.Name)
-				}
-				w.QMin, w.QScale = *ws.Quantization.Min, ws.Quantization.Scale
-				// As TF.js: float32(q·scale + min), computed in float64.
-				for i, q := range data[offset : offset+n] {
-					w.Data[i] = float32(float64(q)*w.QScale + w.QMin)
-				}
-				offset += n
-			default:
-				return nil, fmt.Errorf("%s: weight %q: quantization %q not supported", modelPath, ws.Name, ws.Quantization.DType)
-			}
-			if _, dup := m.Weights[ws.Name]; dup {
-				return nil, fmt.Errorf("%s: weight %q listed twice", modelPath, ws.Name)
-			}
-			m.Weights[ws.Name] = w
-		}
-		if offset != len(data) {
-			return nil, fmt.Errorf("%s: the manifest uses %d bytes of weights but the shards %v hold %d", modelPath, offset, group.Paths, len(data))
-		}
+		m.Weights[name] = &Weight{Name: name, Shape: t.Shape, Data: t.Float, QMin: t.QMin, QScale: t.QScale}
 	}
 	m.SHA256 = hex.EncodeToString(fileHashes.Sum(nil))
 	return m, nil

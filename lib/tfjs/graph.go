@@ -1,0 +1,337 @@
+package tfjs
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Node is one operation of a graph model, as in TensorFlow's NodeDef: Inputs name the
+// producing nodes ("name" for output 0, "name:1" for output 1, "^name" for a control
+// dependency); Attr holds the attributes as TF.js writes them (read them with the Attr*
+// functions).
+type Node struct {
+	Name, Op string
+	Inputs   []string
+	Attr     map[string]json.RawMessage
+}
+
+// GraphModel is a TF.js graph model: the GraphDef's nodes in file order and the decoded
+// weights (the values of the graph's Const nodes, by node name).
+type GraphModel struct {
+	Nodes   []Node
+	Weights map[string]*Tensor
+	// Inputs and Outputs name the graph's input and output nodes: the model's signature
+	// when it has one, else the Placeholder nodes and the nodes no other node consumes.
+	Inputs, Outputs []string
+	// SHA256 identifies the model's files: the sha256 of model.json's sha256 followed by each
+	// shard's sha256, in manifest order.
+	SHA256 string
+
+	byName map[string]int
+}
+
+type graphFile struct {
+	Format        string `json:"format"`
+	ModelTopology struct {
+		Node []struct {
+			Name  string                     `json:"name"`
+			Op    string                     `json:"op"`
+			Input []string                   `json:"input"`
+			Attr  map[string]json.RawMessage `json:"attr"`
+		} `json:"node"`
+	} `json:"modelTopology"`
+	WeightsManifest Manifest `json:"weightsManifest"`
+	Signature       *struct {
+		Inputs  map[string]struct{ Name string } `json:"inputs"`
+		Outputs map[string]struct{ Name string } `json:"outputs"`
+	} `json:"signature"`
+}
+
+// LoadGraphModel reads a graph model's model.json and the weight shards beside it.
+func LoadGraphModel(modelJSON string) (*GraphModel, error) {
+	src, err := os.ReadFile(modelJSON)
+	if err != nil {
+		return nil, err
+	}
+	fileHashes := sha256.New()
+	h := sha256.Sum256(src)
+	fileHashes.Write(h[:])
+
+	var f graphFile
+	if err := json.Unmarshal(src, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", modelJSON, err)
+	}
+	if len(f.ModelTopology.Node) == 0 {
+		return nil, fmt.Errorf("%s: modelTopology has no nodes (not a graph model?)", modelJSON)
+	}
+	m := &GraphModel{byName: map[string]int{}}
+	for i, n := range f.ModelTopology.Node {
+		if n.Name == "" {
+			return nil, fmt.Errorf("%s: node %d has no name", modelJSON, i)
+		}
+		if _, dup := m.byName[n.Name]; dup {
+			return nil, fmt.Errorf("%s: node %q defined twice", modelJSON, n.Name)
+		}
+		m.byName[n.Name] = i
+		m.Nodes = append(m.Nodes, Node{Name: n.Name, Op: n.Op, Inputs: n.Input, Attr: n.Attr})
+	}
+	for _, n := range m.Nodes {
+		for _, in := range n.Inputs {
+			if name, _, _ := ParseInput(in); !m.has(name) {
+				return nil, fmt.Errorf("%s: node %q: input %q names no node", modelJSON, n.Name, in)
+			}
+		}
+	}
+
+	dir := filepath.Dir(modelJSON)
+	m.Weights, err = DecodeWeights(modelJSON, f.WeightsManifest, func(p string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(dir, p))
+		h := sha256.Sum256(b)
+		fileHashes.Write(h[:])
+		return b, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.SHA256 = hex.EncodeToString(fileHashes.Sum(nil))
+
+	if s := f.Signature; s != nil && len(s.Inputs)+len(s.Outputs) > 0 {
+		m.Inputs, m.Outputs = signatureNodes(s.Inputs), signatureNodes(s.Outputs)
+	} else {
+		m.Inputs, m.Outputs = m.endpoints()
+	}
+	return m, nil
+}
+
+// signatureNodes returns the node names of a signature's tensors ("x:0" → "x"), sorted.
+func signatureNodes(tensors map[string]struct{ Name string }) []string {
+	var names []string
+	for key, t := range tensors {
+		name := t.Name
+		if name == "" {
+			name = key
+		}
+		node, _, _ := ParseInput(name)
+		names = append(names, node)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// endpoints returns the Placeholder nodes and the non-Const nodes that feed no other node,
+// in file order.
+func (m *GraphModel) endpoints() (inputs, outputs []string) {
+	consumed := map[string]bool{}
+	for _, n := range m.Nodes {
+		for _, in := range n.Inputs {
+			name, _, _ := ParseInput(in)
+			consumed[name] = true
+		}
+	}
+	for _, n := range m.Nodes {
+		switch {
+		case n.Op == "Placeholder":
+			inputs = append(inputs, n.Name)
+		case n.Op != "Const" && !consumed[n.Name]:
+			outputs = append(outputs, n.Name)
+		}
+	}
+	return inputs, outputs
+}
+
+func (m *GraphModel) has(name string) bool {
+	_, ok := m.byName[name]
+	return ok
+}
+
+// Node returns the node called name.
+func (m *GraphModel) Node(name string) (*Node, bool) {
+	i, ok := m.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return &m.Nodes[i], true
+}
+
+// ParseInput splits a node input reference: "name:2" is output 2 of node name, "^name" a
+// control dependency on it.
+func ParseInput(ref string) (node string, output int, control bool) {
+	if strings.HasPrefix(ref, "^") {
+		return ref[1:], 0, true
+	}
+	if i := strings.LastIndexByte(ref, ':'); i >= 0 {
+		if k, err := strconv.Atoi(ref[i+1:]); err == nil {
+			return ref[:i], k, false
+		}
+	}
+	return ref, 0, false
+}
+
+// attrValue is TensorFlow's AttrValue as JSON (int64s are strings, bytes base64).
+type attrValue struct {
+	S    *string  `json:"s"`
+	I    *string  `json:"i"`
+	F    *float64 `json:"f"`
+	B    *bool    `json:"b"`
+	Type *string  `json:"type"`
+	List *struct {
+		S []string  `json:"s"`
+		I []string  `json:"i"`
+		F []float64 `json:"f"`
+	} `json:"list"`
+	Shape *struct {
+		Dim []struct {
+			Size string `json:"size"`
+		} `json:"dim"`
+		UnknownRank bool `json:"unknownRank"`
+	} `json:"shape"`
+}
+
+func attr(n *Node, key string) (*attrValue, error) {
+	raw, ok := n.Attr[key]
+	if !ok {
+		return nil, fmt.Errorf("node %q (%s): no attribute %q", n.Name, n.Op, key)
+	}
+	var v attrValue
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("node %q (%s): attribute %q: %w", n.Name, n.Op, key, err)
+	}
+	return &v, nil
+}
+
+func attrErr(n *Node, key, want string, raw json.RawMessage) error {
+	return fmt.Errorf("node %q (%s): attribute %q is %s, want %s", n.Name, n.Op, key, raw, want)
+}
+
+// HasAttr reports whether the node has the attribute.
+func HasAttr(n *Node, key string) bool {
+	_, ok := n.Attr[key]
+	return ok
+}
+
+// AttrInt returns an integer attribute ("axis": {"i": "3"}).
+func AttrInt(n *Node, key string) (int, error) {
+	v, err := attr(n, key)
+	if err != nil {
+		return 0, err
+	}
+	if v.I == nil {
+		if string(n.Attr[key]) == "{}" {
+			return 0, nil // proto3 JSON omits zero values
+		}
+		return 0, attrErr(n, key, "an int", n.Attr[key])
+	}
+	i, err := strconv.Atoi(*v.I)
+	if err != nil {
+		return 0, attrErr(n, key, "an int", n.Attr[key])
+	}
+	return i, nil
+}
+
+// AttrInts returns an integer-list attribute ("strides": {"list": {"i": ["1", "2", "2", "1"]}}).
+func AttrInts(n *Node, key string) ([]int, error) {
+	v, err := attr(n, key)
+	if err != nil {
+		return nil, err
+	}
+	if v.List == nil {
+		return nil, attrErr(n, key, "a list of ints", n.Attr[key])
+	}
+	out := make([]int, len(v.List.I))
+	for i, s := range v.List.I {
+		if out[i], err = strconv.Atoi(s); err != nil {
+			return nil, attrErr(n, key, "a list of ints", n.Attr[key])
+		}
+	}
+	return out, nil
+}
+
+// AttrFloat returns a float attribute ("epsilon": {"f": 0.001}); proto3 JSON omits 0.
+func AttrFloat(n *Node, key string) (float64, error) {
+	v, err := attr(n, key)
+	if err != nil {
+		return 0, err
+	}
+	if v.F == nil {
+		return 0, nil
+	}
+	return *v.F, nil
+}
+
+// AttrFloats returns a float-list attribute.
+func AttrFloats(n *Node, key string) ([]float64, error) {
+	v, err := attr(n, key)
+	if err != nil {
+		return nil, err
+	}
+	if v.List == nil {
+		return nil, attrErr(n, key, "a list of floats", n.Attr[key])
+	}
+	return v.List.F, nil
+}
+
+// AttrBool returns a bool attribute ("transpose_a": {"b": true}); proto3 JSON omits false.
+func AttrBool(n *Node, key string) (bool, error) {
+	v, err := attr(n, key)
+	if err != nil {
+		return false, err
+	}
+	return v.B != nil && *v.B, nil
+}
+
+// AttrString returns a string attribute, decoded from its base64 form ("padding": {"s": "U0FNRQ=="} is "SAME").
+func AttrString(n *Node, key string) (string, error) {
+	v, err := attr(n, key)
+	if err != nil {
+		return "", err
+	}
+	if v.S == nil {
+		return "", attrErr(n, key, "a string", n.Attr[key])
+	}
+	b, err := base64.StdEncoding.DecodeString(*v.S)
+	if err != nil {
+		return "", attrErr(n, key, "a base64 string", n.Attr[key])
+	}
+	return string(b), nil
+}
+
+// AttrType returns a dtype attribute ("T": {"type": "DT_FLOAT"}).
+func AttrType(n *Node, key string) (string, error) {
+	v, err := attr(n, key)
+	if err != nil {
+		return "", err
+	}
+	if v.Type == nil {
+		return "", attrErr(n, key, "a type", n.Attr[key])
+	}
+	return *v.Type, nil
+}
+
+// AttrShape returns a shape attribute (-1 for unknown dimensions; nil for an unknown rank).
+func AttrShape(n *Node, key string) ([]int, error) {
+	v, err := attr(n, key)
+	if err != nil {
+		return nil, err
+	}
+	if v.Shape == nil {
+		return nil, attrErr(n, key, "a shape", n.Attr[key])
+	}
+	if v.Shape.UnknownRank {
+		return nil, nil
+	}
+	dims := make([]int, len(v.Shape.Dim))
+	for i, d := range v.Shape.Dim {
+		if dims[i], err = strconv.Atoi(d.Size); err != nil {
+			return nil, attrErr(n, key, "a shape", n.Attr[key])
+		}
+	}
+	return dims, nil
+}
