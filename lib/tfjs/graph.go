@@ -175,24 +175,83 @@ func ParseInput(ref string) (node string, output int, control bool) {
 	return ref, 0, false
 }
 
-// attrValue is TensorFlow's AttrValue as JSON (int64s are strings, bytes base64).
+// attrValue is TensorFlow's AttrValue as TF.js converters write it: int64s as strings or
+// numbers, bytes as base64 strings or arrays of byte values, dtypes as names ("DT_FLOAT") or
+// enum numbers (1).
 type attrValue struct {
-	S    *string  `json:"s"`
-	I    *string  `json:"i"`
-	F    *float64 `json:"f"`
-	B    *bool    `json:"b"`
-	Type *string  `json:"type"`
+	S    *bytesValue `json:"s"`
+	I    *intValue   `json:"i"`
+	F    *float64    `json:"f"`
+	B    *bool       `json:"b"`
+	Type *typeValue  `json:"type"`
 	List *struct {
-		S []string  `json:"s"`
-		I []string  `json:"i"`
-		F []float64 `json:"f"`
+		I []intValue `json:"i"`
+		F []float64  `json:"f"`
 	} `json:"list"`
 	Shape *struct {
 		Dim []struct {
-			Size string `json:"size"`
+			Size intValue `json:"size"`
 		} `json:"dim"`
 		UnknownRank bool `json:"unknownRank"`
 	} `json:"shape"`
+}
+
+// intValue is an int64 written as "3" or 3.
+type intValue int
+
+func (v *intValue) UnmarshalJSON(b []byte) error {
+	i, err := strconv.Atoi(strings.Trim(string(b), `"`))
+	*v = intValue(i)
+	return err
+}
+
+// bytesValue is a bytes field written as a base64 string or an array of byte values.
+type bytesValue []byte
+
+func (v *bytesValue) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*v, err = base64.StdEncoding.DecodeString(s)
+		return err
+	}
+	var arr []byte
+	var nums []int
+	if err := json.Unmarshal(b, &nums); err != nil {
+		return err
+	}
+	for _, n := range nums {
+		if n < 0 || n > 255 {
+			return fmt.Errorf("byte value %d out of range", n)
+		}
+		arr = append(arr, byte(n))
+	}
+	*v = arr
+	return nil
+}
+
+// typeValue is a DataType written as "DT_FLOAT" or 1.
+type typeValue string
+
+// dataTypes names TensorFlow's DataType enum values (types.proto).
+var dataTypes = map[int]string{1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16",
+	6: "DT_INT8", 7: "DT_STRING", 9: "DT_INT64", 10: "DT_BOOL", 14: "DT_BFLOAT16", 19: "DT_HALF"}
+
+func (v *typeValue) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*v = typeValue(s)
+		return nil
+	}
+	var i int
+	if err := json.Unmarshal(b, &i); err != nil {
+		return err
+	}
+	name, ok := dataTypes[i]
+	if !ok {
+		name = fmt.Sprintf("DT_%d", i)
+	}
+	*v = typeValue(name)
+	return nil
 }
 
 func attr(n *Node, key string) (*attrValue, error) {
@@ -202,13 +261,13 @@ func attr(n *Node, key string) (*attrValue, error) {
 	}
 	var v attrValue
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("node %q (%s): attribute %q: %w", n.Name, n.Op, key, err)
+		return nil, fmt.Errorf("node %q (%s): attribute %q = %s: %w", n.Name, n.Op, key, raw, err)
 	}
 	return &v, nil
 }
 
-func attrErr(n *Node, key, want string, raw json.RawMessage) error {
-	return fmt.Errorf("node %q (%s): attribute %q is %s, want %s", n.Name, n.Op, key, raw, want)
+func attrErr(n *Node, key, want string) error {
+	return fmt.Errorf("node %q (%s): attribute %q is %s, want %s", n.Name, n.Op, key, n.Attr[key], want)
 }
 
 // HasAttr reports whether the node has the attribute.
@@ -217,7 +276,7 @@ func HasAttr(n *Node, key string) bool {
 	return ok
 }
 
-// AttrInt returns an integer attribute ("axis": {"i": "3"}).
+// AttrInt returns an integer attribute ("axis": {"i": "3"}); proto3 JSON may omit a 0.
 func AttrInt(n *Node, key string) (int, error) {
 	v, err := attr(n, key)
 	if err != nil {
@@ -225,15 +284,11 @@ func AttrInt(n *Node, key string) (int, error) {
 	}
 	if v.I == nil {
 		if string(n.Attr[key]) == "{}" {
-			return 0, nil // proto3 JSON omits zero values
+			return 0, nil
 		}
-		return 0, attrErr(n, key, "an int", n.Attr[key])
+		return 0, attrErr(n, key, "an int")
 	}
-	i, err := strconv.Atoi(*v.I)
-	if err != nil {
-		return 0, attrErr(n, key, "an int", n.Attr[key])
-	}
-	return i, nil
+	return int(*v.I), nil
 }
 
 // AttrInts returns an integer-list attribute ("strides": {"list": {"i": ["1", "2", "2", "1"]}}).
@@ -243,25 +298,26 @@ func AttrInts(n *Node, key string) ([]int, error) {
 		return nil, err
 	}
 	if v.List == nil {
-		return nil, attrErr(n, key, "a list of ints", n.Attr[key])
+		return nil, attrErr(n, key, "a list of ints")
 	}
 	out := make([]int, len(v.List.I))
-	for i, s := range v.List.I {
-		if out[i], err = strconv.Atoi(s); err != nil {
-			return nil, attrErr(n, key, "a list of ints", n.Attr[key])
-		}
+	for i, x := range v.List.I {
+		out[i] = int(x)
 	}
 	return out, nil
 }
 
-// AttrFloat returns a float attribute ("epsilon": {"f": 0.001}); proto3 JSON omits 0.
+// AttrFloat returns a float attribute ("epsilon": {"f": 0.001}); proto3 JSON may omit a 0.
 func AttrFloat(n *Node, key string) (float64, error) {
 	v, err := attr(n, key)
 	if err != nil {
 		return 0, err
 	}
 	if v.F == nil {
-		return 0, nil
+		if string(n.Attr[key]) == "{}" {
+			return 0, nil
+		}
+		return 0, attrErr(n, key, "a float")
 	}
 	return *v.F, nil
 }
@@ -273,46 +329,45 @@ func AttrFloats(n *Node, key string) ([]float64, error) {
 		return nil, err
 	}
 	if v.List == nil {
-		return nil, attrErr(n, key, "a list of floats", n.Attr[key])
+		return nil, attrErr(n, key, "a list of floats")
 	}
 	return v.List.F, nil
 }
 
-// AttrBool returns a bool attribute ("transpose_a": {"b": true}); proto3 JSON omits false.
+// AttrBool returns a bool attribute ("transpose_a": {"b": true}); proto3 JSON may omit a false.
 func AttrBool(n *Node, key string) (bool, error) {
 	v, err := attr(n, key)
 	if err != nil {
 		return false, err
 	}
+	if v.B == nil && string(n.Attr[key]) != "{}" {
+		return false, attrErr(n, key, "a bool")
+	}
 	return v.B != nil && *v.B, nil
 }
 
-// AttrString returns a string attribute, decoded from its base64 form ("padding": {"s": "U0FNRQ=="} is "SAME").
+// AttrString returns a string attribute ("padding": {"s": "U0FNRQ=="} or {"s": [83, 65, 77, 69]} is "SAME").
 func AttrString(n *Node, key string) (string, error) {
 	v, err := attr(n, key)
 	if err != nil {
 		return "", err
 	}
 	if v.S == nil {
-		return "", attrErr(n, key, "a string", n.Attr[key])
+		return "", attrErr(n, key, "a string")
 	}
-	b, err := base64.StdEncoding.DecodeString(*v.S)
-	if err != nil {
-		return "", attrErr(n, key, "a base64 string", n.Attr[key])
-	}
-	return string(b), nil
+	return string(*v.S), nil
 }
 
-// AttrType returns a dtype attribute ("T": {"type": "DT_FLOAT"}).
+// AttrType returns a dtype attribute as TensorFlow names it ("T": {"type": "DT_FLOAT"} or {"type": 1}).
 func AttrType(n *Node, key string) (string, error) {
 	v, err := attr(n, key)
 	if err != nil {
 		return "", err
 	}
 	if v.Type == nil {
-		return "", attrErr(n, key, "a type", n.Attr[key])
+		return "", attrErr(n, key, "a type")
 	}
-	return *v.Type, nil
+	return string(*v.Type), nil
 }
 
 // AttrShape returns a shape attribute (-1 for unknown dimensions; nil for an unknown rank).
@@ -322,16 +377,14 @@ func AttrShape(n *Node, key string) ([]int, error) {
 		return nil, err
 	}
 	if v.Shape == nil {
-		return nil, attrErr(n, key, "a shape", n.Attr[key])
+		return nil, attrErr(n, key, "a shape")
 	}
 	if v.Shape.UnknownRank {
 		return nil, nil
 	}
 	dims := make([]int, len(v.Shape.Dim))
 	for i, d := range v.Shape.Dim {
-		if dims[i], err = strconv.Atoi(d.Size); err != nil {
-			return nil, attrErr(n, key, "a shape", n.Attr[key])
-		}
+		dims[i] = int(d.Size)
 	}
 	return dims, nil
 }
