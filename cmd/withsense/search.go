@@ -4,22 +4,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/search"
-	"github.com/withsense/withsense/lib/study"
 )
 
 func init() {
 	commands["search"] = command{
 		summary: "print the photos that best match a description, best first",
-		usage:   `search "QUERY" [-k 5] [-json] [-images DIR]`,
+		usage:   `search "QUERY" [-k 5] [-json] [-images DIR | -index FILE] [-variant NAME]`,
 		run:     runSearch,
 	}
 	commands["index"] = command{
-		summary: "build (or refresh) the search index of a folder of photos: embeddings are cached",
-		usage:   "index DIR",
+		summary: "build (or bring up to date) the lasting search index of a folder of photos",
+		usage:   "index DIR [-o FILE] [-max-pixels N] [-batch N]",
 		run:     runIndex,
 	}
 }
@@ -44,28 +43,39 @@ func parseInterleaved(fs interface {
 	}
 }
 
-// photos returns the photos to search: a folder's readable photos (warning about the
-// others), or the dataset's when dir is empty.
-func photos(dir string) ([]string, error) {
-	if dir == "" {
-		return study.DatasetPhotos()
-	}
-	paths, err := search.Folder(dir)
+// openSearcher opens the search over an index file, a folder's index (written by
+// `withsense index`), or the dataset's 1,100 photos when both are empty.
+func openSearcher(dir, indexFile, variant string) (*search.Searcher, error) {
+	cfg, err := search.LoadConfig()
 	if err != nil {
 		return nil, err
 	}
-	ok := search.Readable(paths, func(w string) { fmt.Fprintln(os.Stderr, "warning:", w) })
-	if len(ok) == 0 {
-		return nil, fmt.Errorf("no readable photo in %s", dir)
+	if dir == "" && indexFile == "" {
+		c, err := dataset.LoadDefault()
+		if err != nil {
+			return nil, err
+		}
+		return search.OpenPhotos(cfg, c.AllPhotos(), variant)
 	}
-	return ok, nil
+	if indexFile == "" {
+		if indexFile, err = search.IndexPath(dir); err != nil {
+			return nil, err
+		}
+	}
+	ix, err := search.LoadIndex(indexFile)
+	if err != nil {
+		return nil, err
+	}
+	return search.OpenWith(cfg, ix, variant)
 }
 
 func runSearch(args []string) error {
 	fs := flags("search")
 	k := fs.Int("k", 5, "number of photos to show")
 	asJSON := fs.Bool("json", false, "print the answer as JSON (for scripts)")
-	dir := fs.String("images", "", "folder of photos to search (default: the dataset's 1,100 photos)")
+	dir := fs.String("images", "", "indexed folder of photos to search (default: the dataset's 1,100 photos)")
+	indexFile := fs.String("index", "", "index file to search (default: the folder's, under data/cache/index)")
+	variant := fs.String("variant", "", "search variant: "+strings.Join(search.Variants, ", ")+" (default: the one the study measured best)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -74,11 +84,7 @@ func runSearch(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("want one quoted query, got %d arguments", len(pos))
 	}
-	paths, err := photos(*dir)
-	if err != nil {
-		return err
-	}
-	s, err := study.NewSearcher(paths)
+	s, err := openSearcher(*dir, *indexFile, *variant)
 	if err != nil {
 		return err
 	}
@@ -108,6 +114,9 @@ func runSearch(args []string) error {
 
 func runIndex(args []string) error {
 	fs := flags("index")
+	out := fs.String("o", "", "index file to write (default: data/cache/index/<hash of the folder>.idx)")
+	maxPixels := fs.Int("max-pixels", search.DefaultMaxPixels, "skip photos larger than this many pixels (decompression-bomb guard)")
+	batch := fs.Int("batch", 64, "photos embedded between checkpoints of the index file")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -116,11 +125,21 @@ func runIndex(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("want one folder, got %d arguments", len(pos))
 	}
-	paths, err := photos(pos[0])
+	cfg, err := search.LoadConfig()
 	if err != nil {
 		return err
 	}
-	ix, err := study.BuildIndex(paths)
+	encoders, err := cfg.ImageEncoders()
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		if *out, err = search.IndexPath(pos[0]); err != nil {
+			return err
+		}
+	}
+	ix, st, err := search.UpdateIndex(pos[0], *out, search.ModelEmbedder{Names: encoders}, search.IndexOptions{
+		BatchSize: *batch, MaxPixels: *maxPixels, Warn: func(w string) { fmt.Fprintln(os.Stderr, "warning:", w) }})
 	if err != nil {
 		return err
 	}
@@ -130,8 +149,7 @@ func runIndex(args []string) error {
 			hidden++
 		}
 	}
-	abs, _ := filepath.Abs(pos[0])
-	fmt.Printf("indexed %d photos of %s with %s (%d hidden by the NSFW guard); embeddings cached\n",
-		len(ix.Paths), abs, strings.Join(study.IndexEncoders(), ", "), hidden)
+	fmt.Printf("indexed %d photos into %s with %s: %d embedded, %d unchanged, %d removed, %d skipped; %d hidden by the NSFW guard\n",
+		st.Photos, *out, strings.Join(encoders, ", "), st.Embedded, st.Reused, st.Removed, st.Skipped, hidden)
 	return nil
 }

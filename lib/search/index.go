@@ -2,15 +2,10 @@ package search
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
-	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/imageenc"
-	"github.com/withsense/withsense/lib/progress"
 )
 
 // GuardThreshold is the NSFW guard's rule: a photo is never returned, for any query, when
@@ -33,6 +28,9 @@ func Guarded(s imageenc.NSFWScores) bool {
 // Index is the photos a search ranks, with their normalised embeddings and NSFW scores.
 type Index struct {
 	Paths []string
+	// IDs are the photos' content hashes (hex sha256), in Paths order; nil for an index
+	// built in memory by Build.
+	IDs []string
 	// Vecs maps an image encoder's name to the photos' normalised vectors, in Paths order.
 	Vecs map[string][][]float32
 	NSFW []imageenc.NSFWScores
@@ -47,45 +45,6 @@ func (ix *Index) Hidden() []bool {
 		out[i] = Guarded(s)
 	}
 	return out
-}
-
-// imageExts are the file endings an index takes from a folder.
-var imageExts = []string{".jpg", ".jpeg", ".png"}
-
-// Folder lists the JPEG and PNG files of dir (not its subfolders), sorted. A missing
-// folder, a file instead of a folder, or a folder without photos is an error.
-func Folder(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("photo folder: %w", err)
-	}
-	var paths []string
-	for _, e := range entries {
-		if e.Type().IsRegular() && slices.Contains(imageExts, strings.ToLower(filepath.Ext(e.Name()))) {
-			paths = append(paths, filepath.Join(dir, e.Name()))
-		}
-	}
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("photo folder %s has no .jpg, .jpeg or .png files", dir)
-	}
-	return paths, nil
-}
-
-// Readable keeps the files that decode as images; each other file is reported to warn
-// (with the reason, naming the file) and left out.
-func Readable(paths []string, warn func(string)) []string {
-	bar := progress.New("checking photos", len(paths))
-	defer bar.Done()
-	var ok []string
-	for _, p := range paths {
-		if _, err := dataset.LoadImage(p); err != nil {
-			warn(fmt.Sprintf("skipping %v", err))
-		} else {
-			ok = append(ok, p)
-		}
-		bar.Add(1)
-	}
-	return ok
 }
 
 // Build embeds the photos with each named image encoder and the NSFW head, through the

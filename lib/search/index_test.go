@@ -1,12 +1,7 @@
 package search
 
 import (
-	"bytes"
-	"image"
-	"image/jpeg"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/withsense/withsense/lib/imageenc"
@@ -16,40 +11,6 @@ import (
 func TestMain(m *testing.M) {
 	progress.Quiet = true
 	os.Exit(m.Run())
-}
-
-func jpegBytes(t *testing.T) []byte {
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 8, 8)), nil); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func TestFolder(t *testing.T) {
-	if _, err := Folder(filepath.Join(t.TempDir(), "absent")); err == nil || !strings.Contains(err.Error(), "no such file") {
-		t.Errorf("missing folder: %v", err)
-	}
-	empty := t.TempDir()
-	os.WriteFile(filepath.Join(empty, "notes.txt"), []byte("hi"), 0o644)
-	if _, err := Folder(empty); err == nil || err.Error() != "photo folder "+empty+" has no .jpg, .jpeg or .png files" {
-		t.Errorf("empty folder: %v", err)
-	}
-	dir := t.TempDir()
-	good := jpegBytes(t)
-	os.WriteFile(filepath.Join(dir, "b.jpg"), good, 0o644)
-	os.WriteFile(filepath.Join(dir, "a.JPEG"), good, 0o644)
-	os.WriteFile(filepath.Join(dir, "broken.jpg"), good[:len(good)/3], 0o644)
-	os.Mkdir(filepath.Join(dir, "sub.jpg"), 0o755)
-	paths, err := Folder(dir)
-	if err != nil || len(paths) != 3 || filepath.Base(paths[0]) != "a.JPEG" {
-		t.Fatalf("Folder = %v, %v", paths, err)
-	}
-	var warnings []string
-	ok := Readable(paths, func(w string) { warnings = append(warnings, w) })
-	if len(ok) != 2 || len(warnings) != 1 || !strings.Contains(warnings[0], "broken.jpg: truncated image") {
-		t.Errorf("Readable kept %v, warned %q", ok, warnings)
-	}
 }
 
 func TestGuard(t *testing.T) {

@@ -33,7 +33,12 @@ type Scorer interface {
 type Result struct {
 	Rank  int     `json:"rank"`
 	Path  string  `json:"path"`
+	ID    string  `json:"id,omitempty"` // the photo's content hash, when the index has one
 	Score float32 `json:"score"`
+	// URL is where a server shows the photo (set by lib/web, empty elsewhere).
+	URL string `json:"url,omitempty"`
+	// Why says what made the photo match, where the scorer can tell (see Explainer).
+	Why []string `json:"why,omitempty"`
 }
 
 // Answer is what a search returns. A blocked query has no results and carries the Notice.
@@ -50,6 +55,7 @@ type Answer struct {
 // Searcher ranks the photos of one index with one scorer.
 type Searcher struct {
 	Paths  []string // the photos, in the order the scorer scores them
+	IDs    []string // the photos' content hashes, in Paths order (nil: none)
 	Hidden []bool   // photos the NSFW guard hides (nil: none)
 	Scorer Scorer
 }
@@ -81,21 +87,58 @@ func (s *Searcher) Search(query string, k int) (Answer, error) {
 	if k < 1 {
 		return Answer{}, fmt.Errorf("k = %d: ask for at least one photo", k)
 	}
+	ans, scores, order, err := s.rank(query)
+	if err != nil || ans.Blocked {
+		return ans, err
+	}
+	for r, i := range TopK(scores, order, k) {
+		res := Result{Rank: r + 1, Path: s.Paths[i], Score: scores[i]}
+		if s.IDs != nil {
+			res.ID = s.IDs[i]
+		}
+		ans.Results = append(ans.Results, res)
+	}
+	return ans, nil
+}
+
+// Rank returns the 1-based rank that Search gives the photo at path for the query (the
+// same filter, guard, scorer and tie order), 0 if the guard hides it; blocked reports a
+// query the filter blocks (rank 0 then).
+func (s *Searcher) Rank(query, path string) (rank int, blocked bool, err error) {
+	target := slices.Index(s.Paths, path)
+	if target < 0 {
+		return 0, false, fmt.Errorf("photo %s is not in the index", path)
+	}
+	ans, scores, order, err := s.rank(query)
+	if err != nil || ans.Blocked {
+		return 0, ans.Blocked, err
+	}
+	for r, i := range TopK(scores, order, len(order)) {
+		if i == target {
+			return r + 1, false, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// rank checks and filters the query and scores every photo: the answer so far, the
+// scores and the photos the guard lets through (nil for a blocked query).
+func (s *Searcher) rank(query string) (Answer, []float32, []int, error) {
 	q, err := CheckQuery(query)
 	if err != nil {
-		return Answer{}, err
+		return Answer{}, nil, nil, err
 	}
 	ans := Answer{Query: q, Scorer: s.Scorer.Name(), Results: []Result{}}
 	if blocked, word := Blocked(q); blocked {
 		ans.Blocked, ans.Notice, ans.Word = true, Notice, word
-		return ans, nil
+		return ans, nil, nil, nil
 	}
 	scores, err := s.Scorer.Score(q)
 	if err != nil {
-		return Answer{}, err
+		return Answer{}, nil, nil, err
 	}
 	if len(scores) != len(s.Paths) {
-		return Answer{}, fmt.Errorf("scorer %s gave %d scores for %d photos", s.Scorer.Name(), len(scores), len(s.Paths))
+		return Answer{}, nil, nil, fmt.Errorf("scorer %s gave %d scores for %d photos", s.Scorer.Name(), len(scores), len(s.Paths))
 	}
 	order := make([]int, 0, len(scores))
 	for i, v := range scores {
@@ -104,15 +147,11 @@ func (s *Searcher) Search(query string, k int) (Answer, error) {
 			continue
 		}
 		if math.IsNaN(float64(v)) {
-			return Answer{}, fmt.Errorf("scorer %s gave NaN for %s", s.Scorer.Name(), s.Paths[i])
+			return Answer{}, nil, nil, fmt.Errorf("scorer %s gave NaN for %s", s.Scorer.Name(), s.Paths[i])
 		}
 		order = append(order, i)
 	}
-	top := TopK(scores, order, k)
-	for r, i := range top {
-		ans.Results = append(ans.Results, Result{Rank: r + 1, Path: s.Paths[i], Score: scores[i]})
-	}
-	return ans, nil
+	return ans, scores, order, nil
 }
 
 // TopK returns the k candidates with the highest scores, best first; ties keep index order.

@@ -89,7 +89,7 @@ func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 	if err != nil {
 		return err
 	}
-	oof := map[string][]float32{VariantTwoTower: r.OOFTwoTower, VariantBlend: r.OOFBlend}
+	oof := map[string][]float32{search.VariantTwoTower: r.OOFTwoTower, search.VariantBlend: r.OOFBlend}
 	for k, v := range models.OOF {
 		oof[k] = v
 	}

@@ -19,17 +19,6 @@ const (
 	TwoTowerText  = "glove-mean"
 )
 
-// RerankDepth is how many photos the two-tower retrieves for the MLP to rerank.
-const RerankDepth = 10
-
-// Retrieval variants, as the tables and the search name them.
-const (
-	VariantMLP      = "mlp"                  // the best expert-score MLP scores every photo
-	VariantTwoTower = "two-tower"            // cosine in the contrastive model's shared space
-	VariantRerank   = "two-tower+mlp-rerank" // two-tower top RerankDepth, reordered by the MLP
-	VariantBlend    = "blend"                // z-scored two-tower cosine + z-scored MLP score
-)
-
 // RankStats are the retrieval metrics of one variant over a set of queries.
 type RankStats struct {
 	Queries    int     `json:"queries"`
@@ -79,7 +68,7 @@ func Retrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := key("retrieval", img.Weights, txt.Weights, retrieval.DefaultSettings(), models.BestMLP, RerankDepth)
+	k, err := key("retrieval", img.Weights, txt.Weights, retrieval.DefaultSettings(), models.BestMLP, search.RerankDepth)
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +194,9 @@ func runRetrieval(in *Inputs, models *ModelsReport, img, txt *features.Table) (*
 			return nil, err
 		}
 	}
-	variants := map[string][][]float32{VariantMLP: mlpScores, VariantTwoTower: cos, VariantRerank: rerank(cos, mlpScores, RerankDepth),
-		VariantBlend: blendRows(cos, mlpScores)}
-	for _, name := range []string{VariantMLP, VariantTwoTower, VariantRerank, VariantBlend} {
+	variants := map[string][][]float32{search.VariantMLP: mlpScores, search.VariantTwoTower: cos, search.VariantRerank: rerank(cos, mlpScores, search.RerankDepth),
+		search.VariantBlend: blendRows(cos, mlpScores)}
+	for _, name := range []string{search.VariantMLP, search.VariantTwoTower, search.VariantRerank, search.VariantBlend} {
 		v := VariantResult{Variant: name}
 		for i, row := range variants[name] {
 			rank, err := metrics.Rank(row, relevant[i])
@@ -243,11 +232,11 @@ func runRetrieval(in *Inputs, models *ModelsReport, img, txt *features.Table) (*
 	}
 	for i := range r.Variants {
 		switch r.Variants[i].Variant {
-		case VariantTwoTower:
+		case search.VariantTwoTower:
 			r.Variants[i].ExpertTauC = &r.TwoTowerCorr.ExpertTauC
-		case VariantBlend:
+		case search.VariantBlend:
 			r.Variants[i].ExpertTauC = &r.BlendCorr.ExpertTauC
-		case VariantMLP:
+		case search.VariantMLP:
 			for _, mc := range models.Correlation {
 				if mc.Model == models.BestMLP.Model && mc.Undefined == "" {
 					tau := mc.ExpertTauC

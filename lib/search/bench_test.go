@@ -1,11 +1,10 @@
-package study
+package search
 
 import (
 	"fmt"
 	"testing"
 
-	"github.com/withsense/withsense/lib/progress"
-	"github.com/withsense/withsense/lib/search"
+	"github.com/withsense/withsense/lib/dataset"
 )
 
 // BenchmarkSearch times one query once the index and models are loaded, for every
@@ -13,33 +12,34 @@ import (
 // photos) to show how the time grows with the collection. It needs the models that
 // `make report` trains.
 func BenchmarkSearch(b *testing.B) {
-	progress.Quiet = true
-	cfg, err := LoadSearchConfig()
+	cfg, err := LoadConfig()
 	if err != nil {
 		b.Skip(err)
 	}
-	paths, err := DatasetPhotos()
+	c, err := dataset.LoadDefault()
 	if err != nil {
 		b.Skip(err)
 	}
-	ix, err := BuildIndex(paths)
+	encoders, err := cfg.ImageEncoders()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ix, err := Build(c.AllPhotos(), encoders)
 	if err != nil {
 		b.Fatal(err)
 	}
 	variants := []string{cfg.Default}
-	for _, v := range []string{VariantTwoTower, VariantMLP, VariantRerank, VariantBlend} {
+	for _, v := range Variants {
 		if v != cfg.Default {
 			variants = append(variants, v)
 		}
 	}
 	for _, variant := range variants {
 		for _, n := range []int{275, 1100, 4400} {
-			sized := resize(ix, n)
-			scorer, err := Scorer(cfg, sized, variant)
+			s, err := OpenWith(cfg, resize(ix, n), variant)
 			if err != nil {
 				b.Fatal(err)
 			}
-			s := &search.Searcher{Paths: sized.Paths, Hidden: sized.Hidden(), Scorer: scorer}
 			name := variant
 			if variant == cfg.Default {
 				name = "default=" + variant
@@ -56,8 +56,8 @@ func BenchmarkSearch(b *testing.B) {
 }
 
 // resize returns an index of n photos: ix's first n, or ix repeated.
-func resize(ix *search.Index, n int) *search.Index {
-	out := &search.Index{Vecs: map[string][][]float32{}}
+func resize(ix *Index, n int) *Index {
+	out := &Index{Vecs: map[string][][]float32{}}
 	for i := range n {
 		j := i % len(ix.Paths)
 		out.Paths = append(out.Paths, ix.Paths[j])

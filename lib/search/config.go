@@ -1,0 +1,110 @@
+package search
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/withsense/withsense/lib/atomicfile"
+	"github.com/withsense/withsense/lib/project"
+)
+
+// The search variants: which trained models score a query.
+const (
+	VariantMLP      = "mlp"                  // the best expert-score MLP scores every photo
+	VariantTwoTower = "two-tower"            // cosine in the contrastive model's shared space
+	VariantRerank   = "two-tower+mlp-rerank" // two-tower top RerankDepth, reordered by the MLP
+	VariantBlend    = "blend"                // z-scored two-tower cosine + z-scored MLP score
+)
+
+// Variants lists the search variants in table order.
+var Variants = []string{VariantMLP, VariantTwoTower, VariantRerank, VariantBlend}
+
+// RerankDepth is how many photos the two-tower retrieves for the MLP to rerank.
+const RerankDepth = 10
+
+// Config is what the search loads: the trained models and the variant measured best.
+// The study writes it (WriteConfig) after it trains them.
+type Config struct {
+	Default     string    `json:"default"`
+	TwoTowerDir string    `json:"two_tower_dir"`
+	MLPDir      string    `json:"mlp_dir"`
+	MLPEncoders [2]string `json:"mlp_encoders"` // text, image
+	RerankDepth int       `json:"rerank_depth"`
+}
+
+// ConfigPath is where the study leaves the search's configuration.
+func ConfigPath() string { return filepath.Join(project.ModelsDir(), "search.json") }
+
+// WriteConfig records the search's configuration at ConfigPath.
+func WriteConfig(c Config) error { return WriteConfigFile(ConfigPath(), c) }
+
+// LoadConfig reads the search's configuration from ConfigPath, or says how to make it.
+func LoadConfig() (Config, error) { return ReadConfigFile(ConfigPath()) }
+
+// WriteConfigFile writes a checked configuration to path, atomically.
+func WriteConfigFile(path string, c Config) error {
+	if err := c.Check(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'))
+}
+
+// ReadConfigFile reads and checks a configuration written by WriteConfigFile.
+func ReadConfigFile(path string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("no trained search models (%v): run `make report` once, which trains them", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := c.Check(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Check reports a configuration that names no models or an unknown variant.
+func (c Config) Check() error {
+	if !knownVariant(c.Default) {
+		return fmt.Errorf("default variant %q is not one of %v", c.Default, Variants)
+	}
+	if c.TwoTowerDir == "" || c.MLPDir == "" || c.MLPEncoders[0] == "" || c.MLPEncoders[1] == "" {
+		return fmt.Errorf("two_tower_dir, mlp_dir and both mlp_encoders must be set")
+	}
+	if c.RerankDepth < 1 {
+		return fmt.Errorf("rerank_depth %d, want at least 1", c.RerankDepth)
+	}
+	return nil
+}
+
+func knownVariant(v string) bool {
+	for _, k := range Variants {
+		if v == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ImageEncoders are the image encoders an index needs for this configuration: the
+// two-tower's (from its saved info) and the MLP's, without repeats. Names are opaque
+// (a composite such as "inception-mixed5+centernet-pool" is one name).
+func (c Config) ImageEncoders() ([]string, error) {
+	info, err := twoTowerInfo(c.TwoTowerDir)
+	if err != nil {
+		return nil, err
+	}
+	names := []string{info.ImageEncoder}
+	if c.MLPEncoders[1] != info.ImageEncoder {
+		names = append(names, c.MLPEncoders[1])
+	}
+	return names, nil
+}

@@ -1,0 +1,164 @@
+package search
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/withsense/withsense/lib/features"
+	"github.com/withsense/withsense/lib/regress"
+	"github.com/withsense/withsense/lib/retrieval"
+	"github.com/withsense/withsense/lib/textenc"
+)
+
+// Open builds the search over an index with the trained models of the saved
+// configuration (LoadConfig) and a variant ("" for the configuration's default).
+func Open(ix *Index, variant string) (*Searcher, error) {
+	cfg, err := LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return OpenWith(cfg, ix, variant)
+}
+
+// OpenPhotos embeds the photos (through the embedding cache) with the encoders cfg needs
+// and opens the search over them: the way to search a given list of photos.
+func OpenPhotos(cfg Config, paths []string, variant string) (*Searcher, error) {
+	encoders, err := cfg.ImageEncoders()
+	if err != nil {
+		return nil, err
+	}
+	ix, err := Build(paths, encoders)
+	if err != nil {
+		return nil, err
+	}
+	return OpenWith(cfg, ix, variant)
+}
+
+// OpenWith builds the search over an index with cfg's models and a variant ("" for
+// cfg.Default).
+func OpenWith(cfg Config, ix *Index, variant string) (*Searcher, error) {
+	if variant == "" {
+		variant = cfg.Default
+	}
+	scorer, err := NewScorer(cfg, ix, variant)
+	if err != nil {
+		return nil, err
+	}
+	return &Searcher{Paths: ix.Paths, IDs: ix.IDs, Hidden: ix.Hidden(), Scorer: scorer}, nil
+}
+
+// NewScorer builds a variant's scorer over an index.
+func NewScorer(cfg Config, ix *Index, variant string) (Scorer, error) {
+	if !knownVariant(variant) {
+		return nil, fmt.Errorf("unknown search variant %q (want one of %v)", variant, Variants)
+	}
+	var tt, mlp Scorer
+	var err error
+	if variant != VariantMLP {
+		if tt, err = twoTowerScorer(cfg, ix); err != nil {
+			return nil, err
+		}
+	}
+	if variant != VariantTwoTower {
+		if mlp, err = mlpScorer(cfg, ix); err != nil {
+			return nil, err
+		}
+	}
+	switch variant {
+	case VariantMLP:
+		return mlp, nil
+	case VariantTwoTower:
+		return tt, nil
+	case VariantRerank:
+		return &Rerank{First: tt, Second: mlp, Depth: cfg.RerankDepth}, nil
+	}
+	return &Blend{A: tt, B: mlp}, nil
+}
+
+// twoTowerInfo reads the saved two-tower's info without loading its weights.
+func twoTowerInfo(dir string) (retrieval.Info, error) {
+	var info retrieval.Info
+	path := filepath.Join(dir, retrieval.InfoFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return info, fmt.Errorf("two-tower model: %w", err)
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("%s: %w", path, err)
+	}
+	if info.ImageEncoder == "" || info.TextEncoder == "" {
+		return info, fmt.Errorf("%s: image_encoder and text_encoder must be set", path)
+	}
+	return info, nil
+}
+
+func indexVecs(ix *Index, encoder string) ([][]float32, error) {
+	vecs, ok := ix.Vecs[encoder]
+	if !ok {
+		have := make([]string, 0, len(ix.Vecs))
+		for k := range ix.Vecs {
+			have = append(have, k)
+		}
+		return nil, fmt.Errorf("the index has no %s vectors (it has %v): index the photos again", encoder, have)
+	}
+	return vecs, nil
+}
+
+func twoTowerScorer(cfg Config, ix *Index) (Scorer, error) {
+	m, err := retrieval.Load(cfg.TwoTowerDir)
+	if err != nil {
+		return nil, err
+	}
+	text, err := textenc.Encoders.Open(m.TextEncoder)
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := indexVecs(ix, m.ImageEncoder)
+	if err != nil {
+		return nil, err
+	}
+	proj, err := m.ProjectImages(vecs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range proj {
+		if proj[i], err = features.Normalize(proj[i]); err != nil {
+			return nil, fmt.Errorf("%s: %w", ix.Paths[i], err)
+		}
+	}
+	return &CosineScorer{Label: fmt.Sprintf("two-tower (%s + %s)", m.ImageEncoder, m.TextEncoder), Text: text, Images: proj,
+		Project: func(t []float32) ([]float32, error) {
+			out, err := m.ProjectText([][]float32{t})
+			if err != nil {
+				return nil, err
+			}
+			return out[0], nil
+		}}, nil
+}
+
+// LoadRegressor loads the MLP or MLP ensemble saved in dir, checking its encoders.
+func LoadRegressor(dir string, encoders ...string) (regress.Model, error) {
+	if _, err := os.Stat(filepath.Join(dir, "0")); err == nil {
+		return regress.LoadMLPEnsemble(dir, encoders...)
+	}
+	return regress.LoadMLP(dir, encoders...)
+}
+
+func mlpScorer(cfg Config, ix *Index) (Scorer, error) {
+	m, err := LoadRegressor(cfg.MLPDir, cfg.MLPEncoders[0], cfg.MLPEncoders[1])
+	if err != nil {
+		return nil, err
+	}
+	text, err := textenc.Encoders.Open(cfg.MLPEncoders[0])
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := indexVecs(ix, cfg.MLPEncoders[1])
+	if err != nil {
+		return nil, err
+	}
+	return &RegressorScorer{Label: fmt.Sprintf("%s (%s + %s)", m.Name(), cfg.MLPEncoders[0], cfg.MLPEncoders[1]),
+		Text: text, Images: vecs, Model: m}, nil
+}
