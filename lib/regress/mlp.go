@@ -5,22 +5,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"time"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/withsense/withsense/lib/metrics"
-	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/project"
+	"github.com/withsense/withsense/lib/train"
 )
 
 // Loss names the training loss of an MLP.
@@ -186,7 +181,7 @@ type MLP struct {
 	BestEpoch int     // the epoch whose weights were kept
 
 	store *model.Store
-	exec  *model.Exec
+	execs train.Execs[train.Mode] // compiled networks, by what they are built for
 }
 
 // NewMLP returns an untrained MLP; name identifies it in tables and under
@@ -197,37 +192,15 @@ func NewMLP(name string, s MLPSettings) *MLP {
 
 func (m *MLP) Name() string { return m.ModelName }
 
-// graphMode says what a network graph is built for.
-type graphMode int
-
-const (
-	modeTrain   graphMode = iota // dropout on
-	modeMonitor                  // no dropout, weights read at every call (validation during training)
-	modeInfer                    // no dropout, weights baked in as constants where the backend prefers it
-)
-
 // buildFn returns the network: rows [batch, InputDim] → predictions [batch, 1] in [0, 1].
-func (m *MLP) buildFn(mode graphMode) func(scope *model.Scope, x *graph.Node) *graph.Node {
+func (m *MLP) buildFn(mode train.Mode) func(scope *model.Scope, x *graph.Node) *graph.Node {
 	s := m.Settings
 	return func(scope *model.Scope, x *graph.Node) *graph.Node {
-		g := x.Graph()
-		if mode == modeMonitor {
-			// The Go backend embeds the variables of non-training graphs as constants, which
-			// would freeze the weights of the first compilation; a "training" graph reads them.
-			scope.SetTraining(g, true)
-		}
-		dropout := func(x *graph.Node, rate float64) *graph.Node {
-			if mode != modeTrain {
-				return x
-			}
-			return layers.DropoutStatic(scope, x, rate)
-		}
+		train.Begin(scope, x.Graph(), mode)
+		dropout := func(x *graph.Node, rate float64) *graph.Node { return train.Dropout(scope, x, rate, mode) }
 		dim := x.Shape().Dimensions[1]
 		if s.Standardize {
-			norm := scope.In("norm")
-			mean := norm.VariableWithShape("mean", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
-			scale := norm.VariableWithShape("scale", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
-			x = graph.Mul(graph.Sub(x, graph.InsertAxes(mean, 0)), graph.InsertAxes(scale, 0))
+			x = train.Standardize(scope, x)
 		}
 		x = dropout(x, s.InputDropout)
 		var logit *graph.Node
@@ -247,13 +220,22 @@ func (m *MLP) buildFn(mode graphMode) func(scope *model.Scope, x *graph.Node) *g
 			cos := graph.ReduceSum(graph.Mul(graph.L2Normalize(pt, -1), graph.L2Normalize(pi, -1)), -1)
 			cos = graph.InsertAxes(cos, -1) // [batch, 1]
 			sim := scope.In("similarity")
-			scaleV := sim.VariableWithValue("scale", float32(5)).NodeValue(g)
+			scaleV := sim.VariableWithValue("scale", float32(5)).NodeValue(x.Graph())
 			side := graph.Concatenate([]*graph.Node{pt, pi}, -1)
 			side = layers.Dense(scope.In("side"), dropout(side, s.Dropout), true, 1)
 			logit = graph.Add(graph.Mul(cos, scaleV), side)
 		}
 		return graph.Sigmoid(logit)
 	}
+}
+
+// scopes are the variable scopes of the network the settings describe.
+func (s MLPSettings) scopes() train.Scopes {
+	out := train.Scopes{"norm", "out", "text_proj", "image_proj", "similarity", "side"}
+	for i := range s.Hidden {
+		out = append(out, fmt.Sprintf("hidden_%d", i))
+	}
+	return out
 }
 
 func hiddenThenOut(scope *model.Scope, h *graph.Node, s MLPSettings, dropout func(*graph.Node, float64) *graph.Node) *graph.Node {
@@ -330,198 +312,74 @@ func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("%s: early-stopping split: %w", name, err)
 	}
-	backend, err := Backend()
-	if err != nil {
-		return err
-	}
 	defer func() { // GoMLX reports graph-building errors by panicking
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: %v", name, r)
 		}
-		if err != nil { // no half-trained model to predict with
-			m.release()
+		m.execs.Release() // the monitoring graph, or the graphs of a failed fit
+		if err != nil {   // no half-trained model to predict with
 			m.store = nil
 		}
 	}()
 
 	m.InputDim, m.History, m.BestEpoch = p, nil, 0
-	m.release()
-	m.store = model.NewStore()
-	m.store.SetParam(model.ParamInitialSeed, int64(s.Seed))
+	m.execs.Release()
+	m.store = train.NewStore(s.Seed)
 	if s.Standardize {
-		mean, scale := MeanScale(X, trainRows)
-		norm := m.store.RootScope().In("norm")
-		for _, v := range []struct {
-			name string
-			val  []float32
-		}{{"mean", mean}, {"scale", scale}} {
-			nv, err := norm.CreateVariable(v.name, tensors.FromFlatDataAndDimensions(v.val, p))
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			nv.SetTrainable(false)
+		if err := train.AddStandardizer(m.store.RootScope(), X, trainRows); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	opt := optimizer.Adam().LearningRate(s.LearningRate).WeightDecay(s.WeightDecay).Done()
-	trainer := train.NewTrainer(backend, m.store, m.buildFn(modeTrain), m.lossFn(), opt, nil, nil)
-	monitor, err := model.NewExec(backend, m.store, m.buildFn(modeMonitor))
+	trainer, err := train.NewTrainer(m.store, m.buildFn(train.ModeTrain), m.lossFn(), s.LearningRate, s.WeightDecay)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return err
 	}
-	defer monitor.Finalize()
-
-	batch := min(s.BatchSize, len(trainRows))
-	steps := len(trainRows) / batch // the incomplete last batch is dropped; rows are reshuffled each epoch
-	rng := rand.New(rand.NewPCG(s.Seed, 0x6d6c70))
-	order := slices.Clone(trainRows)
-	xbuf := make([]float32, batch*p)
-	validX := make([][]float32, len(validRows))
+	validX, validY := make([][]float32, len(validRows)), make([]float32, len(validRows))
 	for i, r := range validRows {
-		validX[i] = X[r]
+		validX[i], validY[i] = X[r], y[r]
 	}
-
-	bar := progress.New(fmt.Sprintf("MLP %s", name), s.MaxEpochs)
-	defer bar.Done()
-	live, liveDone := m.OnEpoch, func(int) {}
-	if live == nil && !bar.Nested() {
-		live, liveDone = liveCurve(name)
-	}
-	if live == nil {
-		live = func(Epoch) {}
-	}
-	start := time.Now()
-	var best map[string]*tensors.Tensor
-	bestMAE := math.Inf(1)
-	for epoch := 1; epoch <= s.MaxEpochs; epoch++ {
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var lossSum float64
-		for step := range steps {
-			ybuf := make([]float32, batch)
-			for b, r := range order[step*batch : (step+1)*batch] {
-				copy(xbuf[b*p:(b+1)*p], X[r])
-				ybuf[b] = y[r]
+	rng := rand.New(rand.NewPCG(s.Seed, 0x6d6c70))
+	order := slices.Clone(trainRows) // reshuffled every epoch
+	m.History, m.BestEpoch, err = train.Run[Epoch]{
+		Name:      "MLP " + name,
+		Trainer:   trainer,
+		Model:     s.scopes(),
+		MaxEpochs: s.MaxEpochs,
+		Patience:  s.Patience,
+		Order: func(int) []int {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+			return order
+		},
+		BatchSize: s.BatchSize,
+		Fill: func(rows []int) train.Batch {
+			xb, yb := make([]float32, len(rows)*p), make([]float32, len(rows))
+			for b, r := range rows {
+				copy(xb[b*p:(b+1)*p], X[r])
+				yb[b] = y[r]
 			}
-			out, err := trainer.TrainStep(train.Batch{
-				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(slices.Clone(xbuf), batch, p)},
-				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ybuf, batch, 1)},
-			})
+			return train.Batch{
+				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(xb, len(rows), p)},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(yb, len(rows), 1)},
+			}
+		},
+		Validate: func(te train.Epoch) (Epoch, float64, error) {
+			e := Epoch{Epoch: te.Epoch, TrainLoss: te.TrainLoss, Seconds: te.Seconds}
+			pred, err := m.predict(train.ModeMonitor, validX)
 			if err != nil {
-				return fmt.Errorf("%s: epoch %d step %d: %w", name, epoch, step, err)
+				return e, 0, err
 			}
-			lossSum += tensorScalar(out[0])
-			for _, t := range out {
-				t.FinalizeAll()
+			for i, truth := range validY {
+				e.ValidLoss += m.lossValue(float64(truth), float64(pred[i]))
 			}
-		}
-		pred, err := m.predict(monitor, validX)
-		if err != nil {
-			return err
-		}
-		e := Epoch{Epoch: epoch, TrainLoss: lossSum / float64(steps), Seconds: time.Since(start).Seconds()}
-		for i, r := range validRows {
-			e.ValidLoss += m.lossValue(float64(y[r]), float64(pred[i]))
-		}
-		e.ValidLoss /= float64(len(validRows))
-		validY := make([]float32, len(validRows))
-		for i, r := range validRows {
-			validY[i] = y[r]
-		}
-		if e.ValidMAE, err = metrics.MAE(validY, pred); err != nil {
-			return fmt.Errorf("%s: epoch %d: validation: %w", name, epoch, err)
-		}
-		m.History = append(m.History, e)
-		if e.ValidMAE < bestMAE {
-			bestMAE, m.BestEpoch = e.ValidMAE, epoch
-			if best, err = m.snapshot(best); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		bar.Add(1)
-		live(e)
-		if epoch-m.BestEpoch >= s.Patience {
-			break
-		}
-	}
-	liveDone(m.BestEpoch)
-	m.release()
-	for path, t := range best {
-		if err := m.store.GetVariable(path).SetValue(t); err != nil {
-			return fmt.Errorf("%s: restoring %s: %w", name, path, err)
-		}
-	}
-	return m.dropOptimizerState()
+			e.ValidLoss /= float64(len(validY))
+			e.ValidMAE, err = metrics.MAE(validY, pred)
+			return e, e.ValidMAE, err
+		},
+		OnEpoch: m.OnEpoch,
+		Curve:   func(h []Epoch, best int) string { return CurveSVG("MLP "+name, h, best) },
+	}.Fit()
+	return err
 }
-
-// snapshot copies the values of the model's variables (not the optimizer's) to host
-// memory, reusing the tensors of a previous snapshot.
-func (m *MLP) snapshot(prev map[string]*tensors.Tensor) (map[string]*tensors.Tensor, error) {
-	return Snapshot(m.store, isModelVariable, prev)
-}
-
-// Snapshot copies the values of the store's variables whose path passes keep to host
-// memory (for keeping the best epoch's weights), freeing a previous snapshot first.
-func Snapshot(store *model.Store, keep func(path string) bool, prev map[string]*tensors.Tensor) (map[string]*tensors.Tensor, error) {
-	for _, t := range prev {
-		t.FinalizeAll()
-	}
-	out := map[string]*tensors.Tensor{}
-	for v := range store.IterVariables() {
-		if !keep(v.Path()) {
-			continue
-		}
-		val, err := v.Value()
-		if err != nil {
-			return nil, err
-		}
-		c, err := val.LocalClone()
-		if err != nil {
-			return nil, fmt.Errorf("snapshot of %s: %w", v.Path(), err)
-		}
-		out[v.Path()] = c
-	}
-	return out, nil
-}
-
-// isModelVariable tells the network's weights (and input standardisation) from the
-// optimizer's moments, step counters and random state.
-func isModelVariable(path string) bool {
-	for _, prefix := range []string{"/norm/", "/hidden_", "/out/", "/text_proj/", "/image_proj/", "/similarity/", "/side/"} {
-		if len(path) >= len(prefix) && path[:len(prefix)] == prefix {
-			return true
-		}
-	}
-	return false
-}
-
-// dropOptimizerState deletes everything but the network from the store, so a checkpoint
-// holds just what prediction needs.
-func (m *MLP) dropOptimizerState() error {
-	var drop []string
-	for v := range m.store.IterVariables() {
-		if !isModelVariable(v.Path()) {
-			drop = append(drop, v.Path())
-		}
-	}
-	for _, path := range drop {
-		if err := m.store.DeleteVariable(path); err != nil {
-			return fmt.Errorf("%s: dropping %s: %w", m.Name(), path, err)
-		}
-	}
-	return nil
-}
-
-// release drops the compiled inference graphs; Predict compiles them again from the
-// current weights.
-func (m *MLP) release() {
-	if m.exec != nil {
-		m.exec.Finalize()
-		m.exec = nil
-	}
-}
-
-// predictChunk is the number of rows per inference call (one compiled graph per shape:
-// full chunks and one remainder).
-const predictChunk = 1024
 
 // Predict returns the predicted scores in [0, 1].
 func (m *MLP) Predict(X [][]float32) (out []float32, err error) {
@@ -536,76 +394,18 @@ func (m *MLP) Predict(X [][]float32) (out []float32, err error) {
 			err = fmt.Errorf("%s: predict: %v", m.Name(), r)
 		}
 	}()
-	if m.exec == nil {
-		backend, err := Backend()
-		if err != nil {
-			return nil, err
-		}
-		if m.exec, err = model.NewExec(backend, m.store, m.buildFn(modeInfer)); err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Name(), err)
-		}
-	}
-	return m.predict(m.exec, X)
+	return m.predict(train.ModeInfer, X)
 }
 
-func (m *MLP) predict(exec *model.Exec, X [][]float32) (out []float32, err error) {
-	p := m.InputDim
-	out = make([]float32, 0, len(X))
-	for start := 0; start < len(X); start += predictChunk {
-		rows := X[start:min(start+predictChunk, len(X))]
-		buf := make([]float32, len(rows)*p)
-		for i, r := range rows {
-			copy(buf[i*p:], r)
-		}
-		res, err := exec.Call(tensors.FromFlatDataAndDimensions(buf, len(rows), p))
-		if err != nil {
-			return nil, fmt.Errorf("%s: predict: %w", m.Name(), err)
-		}
-		err = tensors.ConstFlatData(res[0], func(flat []float32) { out = append(out, flat...) })
-		for _, t := range res {
-			t.FinalizeAll()
-		}
-		if err != nil {
-			return nil, err
-		}
+// predict runs the network compiled for mode on X.
+func (m *MLP) predict(mode train.Mode, X [][]float32) ([]float32, error) {
+	exec, err := train.Compiled(&m.execs, mode, m.store, m.buildFn(mode))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name(), err)
+	}
+	out, err := train.Apply(exec, X, m.InputDim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: predict: %w", m.Name(), err)
 	}
 	return out, nil
-}
-
-// MeanScale returns the per-feature means and 1/standard deviations of the given rows of
-// X (scale 1 where a feature is constant): (x − mean)·scale standardises a row.
-func MeanScale(X [][]float32, rows []int) (mean, scale []float32) {
-	p := len(X[rows[0]])
-	sum, sq := make([]float64, p), make([]float64, p)
-	for _, r := range rows {
-		for j, v := range X[r] {
-			sum[j] += float64(v)
-			sq[j] += float64(v) * float64(v)
-		}
-	}
-	n := float64(len(rows))
-	mean, scale = make([]float32, p), make([]float32, p)
-	for j := range p {
-		mu := sum[j] / n
-		sd := math.Sqrt(max(sq[j]/n-mu*mu, 0))
-		mean[j] = float32(mu)
-		scale[j] = 1
-		if sd > 1e-8 {
-			scale[j] = float32(1 / sd)
-		}
-	}
-	return mean, scale
-}
-
-func tensorScalar(t *tensors.Tensor) float64 {
-	var v float64
-	_ = t.ConstFlatData(func(flat any) {
-		switch f := flat.(type) {
-		case []float32:
-			v = float64(f[0])
-		case []float64:
-			v = f[0]
-		}
-	})
-	return v
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/withsense/withsense/lib/metrics"
 	"github.com/withsense/withsense/lib/progress"
+	"github.com/withsense/withsense/lib/train"
 )
 
 func init() { progress.Quiet = true }
@@ -236,7 +237,7 @@ func BenchmarkMLPFit(b *testing.B) {
 // TestPairRankLoss checks the ranking term by hand: with y = (0, 1) only the pair (1, 0)
 // counts; tied predictions cost softplus(0) = ln 2, the right order softplus(−10·1).
 func TestPairRankLoss(t *testing.T) {
-	backend, err := Backend()
+	backend, err := train.Backend()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,13 @@
 package regress
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 
-	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/model/checkpoint"
-
-	"github.com/withsense/withsense/lib/atomicfile"
 	"github.com/withsense/withsense/lib/project"
+	"github.com/withsense/withsense/lib/train"
 )
 
 // MLPInfoFile is the JSON saved beside an MLP's GoMLX checkpoint: its name, settings,
@@ -43,94 +39,10 @@ func (m *MLP) Save(dir string) error {
 	}
 	info := MLPInfo{Name: m.Name(), Settings: m.Settings, Encoders: m.Encoders,
 		InputDim: m.InputDim, BestEpoch: m.BestEpoch, History: m.History}
-	if err := SaveStore(dir, m.store, MLPInfoFile, info); err != nil {
+	if err := train.SaveStore(dir, m.store, MLPInfoFile, info); err != nil {
 		return fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	return nil
-}
-
-// SaveStore writes a GoMLX model store to dir as a checkpoint, with info as JSON in
-// infoFile beside it. The folder is built beside dir and renamed over it, so a reader
-// never sees half a model and a failure leaves the previous one.
-func SaveStore(dir string, store *model.Store, infoFile string, info any) (err error) {
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("saving checkpoint to %s: %v", dir, r)
-		}
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
-	// A clone: attaching a checkpoint handler to the live store would make it its loader.
-	clone, err := store.Clone()
-	if err != nil {
-		return err
-	}
-	h, err := checkpoint.Build(clone).Dir(tmp).Keep(1).Done()
-	if err != nil {
-		return fmt.Errorf("checkpoint in %s: %w", tmp, err)
-	}
-	if err := h.Save(); err != nil {
-		return fmt.Errorf("checkpoint in %s: %w", tmp, err)
-	}
-	b, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(tmp, infoFile), append(b, '\n')); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	// Swap folders: the old one (if any) steps aside, the new one takes its name.
-	old := ""
-	if _, err := os.Stat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
-		return err
-	}
-	if old != "" {
-		return os.RemoveAll(old)
-	}
-	return nil
-}
-
-// LoadStore reads the checkpoint in dir into a new store (all variables at once) and
-// decodes dir/infoFile into info.
-func LoadStore(dir, infoFile string, info any) (store *model.Store, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, infoFile))
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, info); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, infoFile), err)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: %v", dir, r)
-		}
-	}()
-	store = model.NewStore()
-	if _, err := checkpoint.Load(store).Dir(dir).Immediate().Done(); err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	return store, nil
 }
 
 // LoadMLP reads an MLP saved by Save from dir (a name alone, without a path separator,
@@ -143,7 +55,7 @@ func LoadMLP(dir string, encoders ...string) (m *MLP, err error) {
 		}
 	}
 	var info MLPInfo
-	store, err := LoadStore(dir, MLPInfoFile, &info)
+	store, err := train.LoadStore(dir, MLPInfoFile, &info)
 	if err != nil {
 		return nil, fmt.Errorf("load MLP: %w", err)
 	}
@@ -158,10 +70,7 @@ func LoadMLP(dir string, encoders ...string) (m *MLP, err error) {
 			err = fmt.Errorf("load MLP: %s: %v", dir, r)
 		}
 	}()
-	loaded := map[string]bool{}
-	for v := range store.IterVariables() {
-		loaded[v.Path()] = true
-	}
+	loaded := train.Paths(store)
 	m = &MLP{ModelName: info.Name, Settings: info.Settings, Encoders: info.Encoders, InputDim: info.InputDim,
 		BestEpoch: info.BestEpoch, History: info.History, store: store}
 	// Compile and run once so a checkpoint that does not fit the settings fails here
@@ -169,10 +78,8 @@ func LoadMLP(dir string, encoders ...string) (m *MLP, err error) {
 	if _, err := m.Predict([][]float32{make([]float32, info.InputDim)}); err != nil {
 		return nil, fmt.Errorf("load MLP: %s: checkpoint does not match %s: %w", dir, MLPInfoFile, err)
 	}
-	for v := range store.IterVariables() {
-		if isModelVariable(v.Path()) && !loaded[v.Path()] {
-			return nil, fmt.Errorf("load MLP: %s: the checkpoint lacks weight %s that %s's settings need", dir, v.Path(), MLPInfoFile)
-		}
+	if missing := info.Settings.scopes().Missing(store, loaded); missing != "" {
+		return nil, fmt.Errorf("load MLP: %s: the checkpoint lacks weight %s that %s's settings need", dir, missing, MLPInfoFile)
 	}
 	return m, nil
 }

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/withsense/withsense/lib/project"
-	"github.com/withsense/withsense/lib/regress"
+	"github.com/withsense/withsense/lib/train"
 )
 
 // InfoFile is the JSON saved beside a model's GoMLX checkpoint: its name, settings, the
@@ -30,7 +30,7 @@ type Info struct {
 func Dir(name string) string { return filepath.Join(project.ModelsDir(), "retrieval", name) }
 
 // Save writes the model to dir (Dir(m.Name) if dir is empty) as a GoMLX checkpoint plus
-// InfoFile, atomically (regress.SaveStore): a reader never sees half a model.
+// InfoFile, atomically (train.SaveStore): a reader never sees half a model.
 func (m *Model) Save(dir string) error {
 	if m == nil || m.store == nil {
 		return fmt.Errorf("two-tower: Save before Train")
@@ -43,7 +43,7 @@ func (m *Model) Save(dir string) error {
 	}
 	info := Info{Name: m.Name, Settings: m.Settings, ImageEncoder: m.ImageEncoder, TextEncoder: m.TextEncoder,
 		ImageDim: m.ImageDim, TextDim: m.TextDim, BestEpoch: m.BestEpoch, ValidPhotos: m.ValidPhotos, History: m.History}
-	if err := regress.SaveStore(dir, m.store, InfoFile, info); err != nil {
+	if err := train.SaveStore(dir, m.store, InfoFile, info); err != nil {
 		return fmt.Errorf("two-tower %s: %w", m.Name, err)
 	}
 	return nil
@@ -59,7 +59,7 @@ func Load(dir string) (m *Model, err error) {
 	}
 	infoPath := filepath.Join(dir, InfoFile)
 	var info Info
-	store, err := regress.LoadStore(dir, InfoFile, &info)
+	store, err := train.LoadStore(dir, InfoFile, &info)
 	if err != nil {
 		return nil, fmt.Errorf("load two-tower: %w", err)
 	}
@@ -69,10 +69,7 @@ func Load(dir string) (m *Model, err error) {
 	if info.ImageDim <= 0 || info.TextDim <= 0 {
 		return nil, fmt.Errorf("load two-tower: %s: image_dim %d, text_dim %d, want > 0", infoPath, info.ImageDim, info.TextDim)
 	}
-	loaded := map[string]bool{}
-	for v := range store.IterVariables() {
-		loaded[v.Path()] = true
-	}
+	loaded := train.Paths(store)
 	m = &Model{Name: info.Name, Settings: info.Settings, ImageEncoder: info.ImageEncoder, TextEncoder: info.TextEncoder,
 		ImageDim: info.ImageDim, TextDim: info.TextDim, BestEpoch: info.BestEpoch, ValidPhotos: info.ValidPhotos,
 		History: info.History, store: store}
@@ -84,10 +81,8 @@ func Load(dir string) (m *Model, err error) {
 	if _, err := m.ProjectText([][]float32{make([]float32, info.TextDim)}); err != nil {
 		return nil, fmt.Errorf("load two-tower: %s: checkpoint does not match %s: %w", dir, InfoFile, err)
 	}
-	for v := range store.IterVariables() {
-		if isModelVariable(v.Path()) && !loaded[v.Path()] {
-			return nil, fmt.Errorf("load two-tower: %s: the checkpoint lacks weight %s that %s's settings need", dir, v.Path(), InfoFile)
-		}
+	if missing := modelScopes.Missing(store, loaded); missing != "" {
+		return nil, fmt.Errorf("load two-tower: %s: the checkpoint lacks weight %s that %s's settings need", dir, missing, InfoFile)
 	}
 	if _, err := m.Temperature(); err != nil {
 		return nil, fmt.Errorf("load two-tower: %s: %w", dir, err)

@@ -15,23 +15,17 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"time"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/metrics"
-	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/project"
-	"github.com/withsense/withsense/lib/regress"
+	"github.com/withsense/withsense/lib/train"
 )
 
 // Settings are every knob of the two-tower model, saved with it. DefaultSettings holds
@@ -163,7 +157,7 @@ type Model struct {
 	ValidPhotos int
 
 	store *model.Store
-	execs map[execKey]*model.Exec // compiled projections
+	execs train.Execs[execKey] // compiled projections
 }
 
 // execKey names a compiled projection: the tower and what it is built for.
@@ -230,38 +224,32 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 	if len(trainPhotos) < 2 {
 		return nil, fmt.Errorf("two-tower: %d training photos, need at least 2", len(trainPhotos))
 	}
-	batch := min(s.BatchSize, len(trainTexts))
-
-	backend, err := regress.Backend()
-	if err != nil {
-		return nil, err
-	}
 	m = &Model{Name: "two-tower", Settings: s, ImageDim: imgDim, TextDim: textDim}
 	defer func() { // GoMLX reports graph-building errors by panicking
 		if r := recover(); r != nil {
 			err = fmt.Errorf("two-tower: %v", r)
 		}
+		m.release() // the monitoring graphs
 	}()
-	m.store = model.NewStore()
-	m.store.SetParam(model.ParamInitialSeed, int64(s.Seed))
+	m.store = train.NewStore(s.Seed)
 	root := m.store.RootScope()
 	if s.Standardize {
-		if err := createStandardizer(root.In(imageScope), imgFeats, trainPhotos); err != nil {
-			return nil, err
+		if err := train.AddStandardizer(root.In(imageScope), imgFeats, trainPhotos); err != nil {
+			return nil, fmt.Errorf("two-tower: %w", err)
 		}
-		if err := createStandardizer(root.In(textScope), textFeats, trainTexts); err != nil {
-			return nil, err
+		if err := train.AddStandardizer(root.In(textScope), textFeats, trainTexts); err != nil {
+			return nil, fmt.Errorf("two-tower: %w", err)
 		}
 	}
 	// The learnt part of log(1/τ) starts at 0: AdamW's decay, which GoMLX applies to every
 	// trainable variable, then pulls τ towards Settings.Temperature rather than towards 1.
 	logScale := root.In(tempScope).VariableWithValue("log_scale_delta", float32(0))
 	logScale.SetTrainable(s.LearnTemperature)
+	trainer, err := train.NewTrainer(m.store, m.logitsFn(), contrastiveLoss, s.LearningRate, s.WeightDecay)
+	if err != nil {
+		return nil, err
+	}
 
-	opt := optimizer.Adam().LearningRate(s.LearningRate).WeightDecay(s.WeightDecay).Done()
-	trainer := train.NewTrainer(backend, m.store, m.logitsFn(), contrastiveLoss, opt, nil, nil)
-
-	rng := rand.New(rand.NewPCG(s.Seed, 0x74776f746f776572))
 	var validImgs, validText [][]float32
 	var validRel []int
 	if len(validTexts) > 0 {
@@ -277,85 +265,55 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 		}
 		m.ValidPhotos = len(validPhotos)
 	}
-
 	var neighbours map[int][]int
 	if s.HardNegatives > 1 {
 		neighbours = nearestPhotos(imgFeats, trainPhotos, 4*s.HardNegatives)
 	}
-
-	bar := progress.New("two-tower", s.Epochs)
-	defer bar.Done()
-	start := time.Now()
-	var best map[string]*tensors.Tensor
-	bestMRR := math.Inf(-1)
-	imgBuf := make([]float32, batch*imgDim)
-	txtBuf := make([]float32, batch*textDim)
-	for epoch := 1; epoch <= s.Epochs; epoch++ {
-		order := epochOrder(rng, trainTexts, imageOfText, neighbours, s.HardNegatives)
-		steps := len(order) / batch // the incomplete last batch is dropped; the order changes every epoch
-		var lossSum float64
-		for step := range steps {
-			pairs := order[step*batch : (step+1)*batch]
-			photos := make([]int, batch)
+	rng := rand.New(rand.NewPCG(s.Seed, 0x74776f746f776572))
+	m.History, m.BestEpoch, err = train.Run[Epoch]{
+		Name:      "two-tower",
+		Trainer:   trainer,
+		Model:     modelScopes,
+		MaxEpochs: s.Epochs,
+		Order: func(int) []int {
+			return epochOrder(rng, trainTexts, imageOfText, neighbours, s.HardNegatives)
+		},
+		BatchSize: s.BatchSize,
+		Fill: func(pairs []int) train.Batch {
+			n := len(pairs)
+			imgBuf, txtBuf, photos := make([]float32, n*imgDim), make([]float32, n*textDim), make([]int, n)
 			for b, t := range pairs {
 				photos[b] = imageOfText[t]
 				copy(imgBuf[b*imgDim:(b+1)*imgDim], imgFeats[photos[b]])
 				copy(txtBuf[b*textDim:(b+1)*textDim], textFeats[t])
 			}
-			out, err := trainer.TrainStep(train.Batch{
+			return train.Batch{
 				Inputs: []*tensors.Tensor{
-					tensors.FromFlatDataAndDimensions(slices.Clone(imgBuf), batch, imgDim),
-					tensors.FromFlatDataAndDimensions(slices.Clone(txtBuf), batch, textDim),
+					tensors.FromFlatDataAndDimensions(imgBuf, n, imgDim),
+					tensors.FromFlatDataAndDimensions(txtBuf, n, textDim),
 				},
-				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(SamePhotoMask(photos), batch, batch)},
-			})
-			if err != nil {
-				return nil, fmt.Errorf("two-tower: epoch %d step %d: %w", epoch, step, err)
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(SamePhotoMask(photos), n, n)},
 			}
-			lossSum += scalarOf(out[0])
-			for _, t := range out {
-				t.FinalizeAll()
+		},
+		Validate: func(te train.Epoch) (Epoch, float64, error) {
+			e := Epoch{Epoch: te.Epoch, TrainLoss: te.TrainLoss, Seconds: te.Seconds,
+				ValidR1: math.NaN(), ValidR5: math.NaN(), ValidMRR: math.NaN()}
+			var err error
+			if e.Temperature, err = m.Temperature(); err != nil || len(validTexts) == 0 {
+				return e, e.ValidMRR, err
 			}
-		}
-		e := Epoch{Epoch: epoch, TrainLoss: lossSum / float64(max(steps, 1)), ValidR1: math.NaN(), ValidR5: math.NaN(), ValidMRR: math.NaN()}
-		if e.Temperature, err = m.Temperature(); err != nil {
-			return nil, err
-		}
-		if len(validTexts) > 0 {
 			ranks, err := m.ranks(validImgs, validText, validRel, modeMonitor)
 			if err != nil {
-				return nil, fmt.Errorf("two-tower: epoch %d: validation: %w", epoch, err)
+				return e, 0, err
 			}
 			r, err := metrics.Summarize(ranks)
-			if err != nil {
-				return nil, err
-			}
 			e.ValidR1, e.ValidR5, e.ValidMRR = r.R1, r.R5, r.MRR
-		}
-		e.Seconds = time.Since(start).Seconds()
-		m.History = append(m.History, e)
-		if len(validTexts) == 0 || e.ValidMRR > bestMRR {
-			m.BestEpoch, bestMRR = epoch, e.ValidMRR
-			if len(validTexts) > 0 && epoch < s.Epochs {
-				if best, err = m.snapshot(best); err != nil {
-					return nil, err
-				}
-			} else {
-				best = nil // the weights in the store are the ones to keep
-			}
-		}
-		bar.Add(1)
-		if onEpoch != nil {
-			onEpoch(e)
-		}
-	}
-	m.release()
-	for path, t := range best {
-		if err := m.store.GetVariable(path).SetValue(t); err != nil {
-			return nil, fmt.Errorf("two-tower: restoring %s: %w", path, err)
-		}
-	}
-	if err := m.dropOptimizerState(); err != nil {
+			return e, e.ValidMRR, err
+		},
+		Higher:  true,
+		OnEpoch: onEpoch,
+	}.Fit()
+	if err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -534,66 +492,33 @@ func (m *Model) logitScale(scope *model.Scope, g *graph.Graph) *graph.Node {
 	return graph.Exp(graph.MinScalar(logScale, math.Log(m.Settings.MaxLogitScale)))
 }
 
-// graphMode says what a tower graph is built for.
-type graphMode int
+// graphMode says what a tower graph is built for (train.Mode).
+type graphMode = train.Mode
 
 const (
-	modeTrain   graphMode = iota // dropout on
-	modeMonitor                  // no dropout, weights read at every call (validation during training)
-	modeInfer                    // no dropout, weights baked in as constants where the backend prefers it
+	modeTrain   = train.ModeTrain
+	modeMonitor = train.ModeMonitor
+	modeInfer   = train.ModeInfer
 )
 
 // tower projects features [n, in] into the shared space [n, Dim], L2-normalised.
 func (m *Model) tower(scope *model.Scope, x *graph.Node, hidden int, inputDropout float64, mode graphMode) *graph.Node {
 	s := m.Settings
-	g := x.Graph()
-	if mode == modeMonitor {
-		// The Go backend embeds the variables of non-training graphs as constants, which
-		// would freeze the weights of the first compilation; a "training" graph reads them.
-		scope.SetTraining(g, true)
-	}
-	dropout := func(x *graph.Node, rate float64) *graph.Node {
-		if mode != modeTrain {
-			return x
-		}
-		return layers.DropoutStatic(scope, x, rate)
-	}
-	dim := x.Shape().Dimensions[1]
+	train.Begin(scope, x.Graph(), mode)
 	if s.Standardize {
-		norm := scope.In("norm")
-		mean := norm.VariableWithShape("mean", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
-		scale := norm.VariableWithShape("scale", shapes.Make(dtypes.Float32, dim)).NodeValue(g)
-		x = graph.Mul(graph.Sub(x, graph.InsertAxes(mean, 0)), graph.InsertAxes(scale, 0))
+		x = train.Standardize(scope, x)
 	}
-	x = dropout(x, inputDropout)
+	x = train.Dropout(scope, x, inputDropout, mode)
 	var out *graph.Node
 	if hidden == 0 {
 		out = layers.Dense(scope.In("out"), x, true, s.Dim)
 	} else {
 		h := layers.Dense(scope.In("hidden"), x, true, hidden)
 		h = activation.Gelu(h)
-		h = dropout(h, s.Dropout)
+		h = train.Dropout(scope, h, s.Dropout, mode)
 		out = graph.Add(layers.Dense(scope.In("out"), h, true, s.Dim), layers.Dense(scope.In("shortcut"), x, false, s.Dim))
 	}
 	return graph.L2Normalize(out, -1)
-}
-
-// createStandardizer stores the features' training means and 1/deviations
-// (regress.MeanScale) as fixed variables of scope.
-func createStandardizer(scope *model.Scope, X [][]float32, rows []int) error {
-	mean, scale := regress.MeanScale(X, rows)
-	norm := scope.In("norm")
-	for _, v := range []struct {
-		name string
-		val  []float32
-	}{{"mean", mean}, {"scale", scale}} {
-		nv, err := norm.CreateVariable(v.name, tensors.FromFlatDataAndDimensions(v.val, len(v.val)))
-		if err != nil {
-			return fmt.Errorf("two-tower: %w", err)
-		}
-		nv.SetTrainable(false)
-	}
-	return nil
 }
 
 // distinctPhotos returns the photos of texts, in first-seen order.
@@ -647,58 +572,14 @@ func (m *Model) Temperature() (float64, error) {
 	if err != nil {
 		return math.NaN(), err
 	}
-	return 1 / min(math.Exp(math.Log(1/m.Settings.Temperature)+scalarOf(t)), m.Settings.MaxLogitScale), nil
+	return 1 / min(math.Exp(math.Log(1/m.Settings.Temperature)+train.Scalar(t)), m.Settings.MaxLogitScale), nil
 }
 
-// snapshot copies the values of the model's variables (not the optimizer's) to host
-// memory, reusing the tensors of a previous snapshot.
-func (m *Model) snapshot(prev map[string]*tensors.Tensor) (map[string]*tensors.Tensor, error) {
-	out, err := regress.Snapshot(m.store, isModelVariable, prev)
-	if err != nil {
-		return nil, fmt.Errorf("two-tower: %w", err)
-	}
-	return out, nil
-}
-
-// isModelVariable tells the towers' weights (and input standardisation) and the
-// temperature from the optimizer's moments, step counters and random state.
-func isModelVariable(path string) bool {
-	for _, prefix := range []string{"/" + imageScope + "/", "/" + textScope + "/", "/" + tempScope + "/"} {
-		if len(path) >= len(prefix) && path[:len(prefix)] == prefix {
-			return true
-		}
-	}
-	return false
-}
-
-// dropOptimizerState deletes everything but the model from the store, so a checkpoint
-// holds just what projection needs.
-func (m *Model) dropOptimizerState() error {
-	var drop []string
-	for v := range m.store.IterVariables() {
-		if !isModelVariable(v.Path()) {
-			drop = append(drop, v.Path())
-		}
-	}
-	for _, path := range drop {
-		if err := m.store.DeleteVariable(path); err != nil {
-			return fmt.Errorf("two-tower: dropping %s: %w", path, err)
-		}
-	}
-	return nil
-}
+// modelScopes are the variable scopes of the model: the towers and the temperature.
+var modelScopes = train.Scopes{imageScope, textScope, tempScope}
 
 // release drops the compiled projections.
-func (m *Model) release() {
-	for k, e := range m.execs {
-		e.Finalize()
-		delete(m.execs, k)
-	}
-}
-
-// projectChunk is the number of rows per projection call (one compiled graph per shape:
-// full chunks and one remainder).
-const projectChunk = 1024
+func (m *Model) release() { m.execs.Release() }
 
 // ProjectImages maps image features (as given to Train) into the shared space: unit
 // vectors of Settings.Dim values.
@@ -732,59 +613,20 @@ func (m *Model) project(side string, feats [][]float32, mode graphMode) (out [][
 			err = fmt.Errorf("two-tower: projecting %s: %v", what, r)
 		}
 	}()
-	key := execKey{side, mode}
-	exec := m.execs[key]
-	if exec == nil {
-		backend, err := regress.Backend()
-		if err != nil {
-			return nil, err
-		}
-		exec, err = model.NewExec(backend, m.store, func(scope *model.Scope, x *graph.Node) *graph.Node {
-			return m.tower(scope.In("%s", side), x, hidden, dropout, mode)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("two-tower: %w", err)
-		}
-		if m.execs == nil {
-			m.execs = map[execKey]*model.Exec{}
-		}
-		m.execs[key] = exec
+	exec, err := train.Compiled(&m.execs, execKey{side, mode}, m.store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return m.tower(scope.In("%s", side), x, hidden, dropout, mode)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("two-tower: %w", err)
+	}
+	flat, err := train.Apply(exec, feats, dim)
+	if err != nil {
+		return nil, fmt.Errorf("two-tower: projecting %s: %w", what, err)
 	}
 	d := m.Settings.Dim
-	out = make([][]float32, 0, len(feats))
-	for start := 0; start < len(feats); start += projectChunk {
-		rows := feats[start:min(start+projectChunk, len(feats))]
-		buf := make([]float32, len(rows)*dim)
-		for i, r := range rows {
-			copy(buf[i*dim:], r)
-		}
-		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(buf, len(rows), dim))
-		if err != nil {
-			return nil, fmt.Errorf("two-tower: projecting %s: %w", what, err)
-		}
-		flat, err := tensors.CopyFlatData[float32](res[0])
-		for _, t := range res {
-			t.FinalizeAll()
-		}
-		if err != nil {
-			return nil, err
-		}
-		for i := range rows {
-			out = append(out, flat[i*d:(i+1)*d:(i+1)*d])
-		}
+	out = make([][]float32, len(feats))
+	for i := range out {
+		out[i] = flat[i*d : (i+1)*d : (i+1)*d]
 	}
 	return out, nil
-}
-
-func scalarOf(t *tensors.Tensor) float64 {
-	var v float64
-	_ = t.ConstFlatData(func(flat any) {
-		switch f := flat.(type) {
-		case []float32:
-			v = float64(f[0])
-		case []float64:
-			v = f[0]
-		}
-	})
-	return v
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/metrics"
 	"github.com/withsense/withsense/lib/progress"
-	"github.com/withsense/withsense/lib/regress"
+	"github.com/withsense/withsense/lib/train"
 )
 
 func init() { progress.Quiet = true }
@@ -187,7 +187,7 @@ func TestSamePhotoMask(t *testing.T) {
 // lossOf runs contrastiveLoss on a logits matrix and a mask.
 func lossOf(t *testing.T, logits [][]float32, photos []int) float64 {
 	t.Helper()
-	backend, err := regress.Backend()
+	backend, err := train.Backend()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func lossOf(t *testing.T, logits [][]float32, photos []int) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return scalarOf(out)
+	return train.Scalar(out)
 }
 
 // refLoss is the symmetric InfoNCE written out in Go: the target of row i (and column i)
