@@ -85,21 +85,16 @@ test-go: testgraphs
 
 # Executes every notebook headless into a scratch folder; a failed cell fails the target.
 test-notebooks: kernel
-	@set -e; out=$$(mktemp -d); for nb in $(NOTEBOOKS); do \
-		echo "executing $$nb"; \
-		WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -check -out $$out $$nb; \
-	done; rm -rf $$out
+	WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -check -timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 
 report: setup
-	@set -e; for nb in $(NOTEBOOKS); do \
-		echo "executing $$nb -> results/"; \
-		WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -out $(ROOT)/results $$nb; \
-	done
+	WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -timeout $(CELL_TIMEOUT) -out $(ROOT)/results $(NOTEBOOKS)
 
 # Extra arguments for Jupyter, e.g. JUPYTER_ARGS="--ip=0.0.0.0 --no-browser" in a container.
 JUPYTER_ARGS ?=
+# Jupyter is served from the project root (so the galleries' ../data/... photos load) and opens notebooks/.
 notebook: setup
-	cd notebooks && WITH_SENSE_ROOT=$(ROOT) jupyter notebook --allow-root $(JUPYTER_ARGS)
+	$(BIN)/withsense jupyter $(JUPYTER_ARGS)
 
 # Speeds are reported with their reference measured in the same run (gomlx/ort ratios);
 # training benchmarks run once each. BenchmarkSearch needs the models `make report` trains.

@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/withsense/withsense/lib/atomicfile"
 	"github.com/withsense/withsense/lib/notebook"
+	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/project"
 )
 
@@ -20,8 +22,8 @@ func init() {
 		run:     kernelEnv,
 	}
 	commands["notebook"] = command{
-		summary: "execute a notebook headless with the GoNB kernel and write it as HTML",
-		usage:   "notebook [-out DIR] [-check] NOTEBOOK.ipynb",
+		summary: "execute notebooks headless with the GoNB kernel and write them as HTML",
+		usage:   "notebook [-out DIR] [-check] [-timeout S] NOTEBOOK.ipynb...",
 		run:     runNotebook,
 	}
 }
@@ -46,8 +48,11 @@ func kernelSpec() (string, map[string]any, error) {
 
 // kernelEnvironment is what cells are built and run with: the project's Go toolchain,
 // SIMD, the noxla tag unless the user builds with XLA, the tools GoNB calls, and the root.
-func kernelEnvironment() map[string]any {
-	root := project.MustRoot()
+func kernelEnvironment() (map[string]any, error) {
+	root, err := project.Root()
+	if err != nil {
+		return nil, err
+	}
 	env := map[string]any{
 		"GOTOOLCHAIN":   os.Getenv("GOTOOLCHAIN"),
 		"GOEXPERIMENT":  os.Getenv("GOEXPERIMENT"),
@@ -63,7 +68,7 @@ func kernelEnvironment() map[string]any {
 			delete(env, k)
 		}
 	}
-	return env
+	return env, nil
 }
 
 func kernelEnv(args []string) error {
@@ -76,7 +81,10 @@ func kernelEnv(args []string) error {
 	if err != nil {
 		return err
 	}
-	want := kernelEnvironment()
+	want, err := kernelEnvironment()
+	if err != nil {
+		return err
+	}
 	if *check {
 		got, _ := json.Marshal(spec["env"])
 		exp, _ := json.Marshal(want)
@@ -93,27 +101,60 @@ func kernelEnv(args []string) error {
 	return atomicfile.WriteFile(path, b)
 }
 
-// runNotebook executes the notebook with nbconvert into a scratch folder, checks that no
+// runNotebook executes each notebook with nbconvert into a scratch folder, checks that no
 // cell failed, and writes <out>/<name>.html atomically (the previous report stays if any
-// step fails).
+// step fails). While a notebook runs, the terminal shows its elapsed time and the kernel's
+// current long step (its lib/progress bar, through a progress log); at the end, the time of
+// every notebook.
 func runNotebook(args []string) error {
 	fs := flags("notebook")
-	out := fs.String("out", project.ResultsDir(), "folder for the HTML report")
+	out := fs.String("out", "", "folder for the HTML reports (default: the project's results/)")
 	check := fs.Bool("check", false, "execute and check the cells only (no HTML)")
 	timeout := fs.Int("timeout", 1800, "seconds a cell may run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() == 0 {
 		fs.Usage()
-		return fmt.Errorf("want one notebook, got %d arguments", fs.NArg())
+		return fmt.Errorf("want one or more notebooks, got none")
 	}
-	nb, err := filepath.Abs(fs.Arg(0))
+	if *out == "" && !*check {
+		if _, err := project.Root(); err != nil {
+			return err
+		}
+		*out = project.ResultsDir()
+	}
+	term := newTerminal(os.Stderr)
+	var times []string
+	defer func() {
+		if len(times) > 1 {
+			term.println("notebook times:\n" + strings.Join(times, "\n"))
+		}
+	}()
+	for _, nb := range fs.Args() {
+		start := time.Now()
+		err := executeNotebook(term, nb, *out, *check, *timeout)
+		status := "ok"
+		if err != nil {
+			status = "FAILED"
+		}
+		line := fmt.Sprintf("  %-20s %8s  %s", filepath.Base(nb), time.Since(start).Round(time.Second), status)
+		times = append(times, line)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// executeNotebook runs one notebook (see runNotebook).
+func executeNotebook(term *terminal, nb, out string, check bool, timeout int) error {
+	nb, err := filepath.Abs(nb)
 	if err != nil {
 		return err
 	}
 	if _, err := os.Stat(nb); err != nil {
-		return err
+		return fmt.Errorf("notebook not found: %w", err)
 	}
 	name := strings.TrimSuffix(filepath.Base(nb), ".ipynb")
 	scratch, err := os.MkdirTemp("", "withsense-nb-*")
@@ -124,15 +165,20 @@ func runNotebook(args []string) error {
 	executed := filepath.Join(scratch, name+".ipynb")
 	cmd := exec.Command("jupyter", "nbconvert", "--to", "notebook", "--execute",
 		"--allow-errors", "--ExecutePreprocessor.kernel_name=gonb",
-		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", *timeout),
+		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", timeout),
 		"--output-dir", scratch, "--output", name, nb)
 	cmd.Dir = filepath.Dir(nb) // GoNB takes the notebook's folder as $GONB_DIR
-	cmd.Env = append(os.Environ(), notebook.HeadlessEnv+"=1")
-	if *check { // a check leaves the committed results alone
+	logPath := filepath.Join(scratch, "progress.jsonl")
+	// jupyter_client starts the kernel with nbconvert's environment: the kernel's bars
+	// append to logPath.
+	cmd.Env = append(os.Environ(), notebook.HeadlessEnv+"=1", progress.LogEnv+"="+logPath)
+	if check { // a check leaves the committed results alone
 		cmd.Env = append(cmd.Env, project.ResultsEnv+"="+scratch)
 	}
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	runErr := cmd.Run()
+	term.println(fmt.Sprintf("executing %s", name))
+	stop := term.follow(name, progress.NewTail(logPath))
+	runErr := term.run(cmd)
+	stop()
 	if failed, err := failedCells(executed); err == nil && len(failed) > 0 {
 		return fmt.Errorf("%s: %d failed cell(s):\n%s", nb, len(failed), strings.Join(failed, "\n"))
 	} else if runErr != nil {
@@ -140,25 +186,33 @@ func runNotebook(args []string) error {
 	} else if err != nil {
 		return err
 	}
-	if *check {
+	if check {
 		return nil
 	}
-	html := exec.Command("jupyter", "nbconvert", "--to", "html", "--output-dir", scratch, "--output", name, executed)
-	html.Stdout, html.Stderr = os.Stderr, os.Stderr
-	if err := html.Run(); err != nil {
+	html := exec.Command("jupyter", "nbconvert", "--to", "html", "--output-dir", scratch, "--output", name,
+		"--HTMLExporter.require_js_url="+requireJSURL, "--HTMLExporter.mathjax_url="+mathJaxURL, executed)
+	if err := term.run(html); err != nil {
 		return fmt.Errorf("%s: nbconvert to HTML: %w", nb, err)
 	}
 	b, err := os.ReadFile(filepath.Join(scratch, name+".html"))
 	if err != nil {
 		return err
 	}
-	dest := filepath.Join(*out, name+".html")
+	dest := filepath.Join(out, name+".html")
 	if err := atomicfile.WriteFile(dest, b); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %s\n", dest)
+	term.println("wrote " + dest)
 	return nil
 }
+
+// The scripts the exported HTML loads, at upstream nbconvert's addresses: Debian's nbconvert
+// links its own copies as file:///usr/share/javascript/..., a machine path that exists on
+// Debian only.
+const (
+	requireJSURL = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"
+	mathJaxURL   = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+)
 
 // failedCells lists the executed cells whose outputs hold an error, with the first line of
 // each error.
