@@ -110,13 +110,20 @@ func PreprocessNSFWJS(img image.Image) []float32 {
 // resizeBilinearAlignCorners resizes an 8-bit HWC RGB image to outW×outH float32 values
 // (pixels / 255) as tf.image.resizeBilinear(x / 255, [outH, outW], true).
 func resizeBilinearAlignCorners(pix []uint8, w, h int, out []float32, outW, outH int) {
+	resizeBilinearTF(pix, w, h, out, outW, outH, 255, true)
+}
+
+// resizeBilinearTF resizes an 8-bit HWC RGB image to outW×outH float32 values as
+// tf.image.resizeBilinear(x / div, [outH, outW], alignCorners) on TF.js' CPU backend
+// (half_pixel_centers false).
+func resizeBilinearTF(pix []uint8, w, h int, out []float32, outW, outH int, div float32, alignCorners bool) {
 	norm := make([]float32, len(pix))
 	for i, v := range pix {
-		norm[i] = float32(v) / 255
+		norm[i] = float32(v) / div
 	}
-	// TF.js: effective sizes (in-1)/(out-1) with alignCorners and out > 1.
+	// TF.js: effective sizes (in-1)/(out-1) with alignCorners and out > 1, else in/out.
 	scale := func(in, out int) float64 {
-		if out > 1 {
+		if alignCorners && out > 1 {
 			return float64(in-1) / float64(out-1)
 		}
 		return float64(in) / float64(out)
