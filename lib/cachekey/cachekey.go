@@ -212,3 +212,22 @@ func writeString(h hash.Hash, s string) {
 	h.Write(n[:])
 	io.WriteString(h, s)
 }
+
+// Files returns the content hash of files given relative to the project root (a step's own
+// source files, where its package holds other steps too).
+func Files(paths ...string) (string, error) {
+	root, err := project.Root()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, p := range paths {
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		if err != nil {
+			return "", fmt.Errorf("cache key: %w", err)
+		}
+		writeString(h, p)
+		writeString(h, string(b))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

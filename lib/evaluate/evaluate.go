@@ -66,39 +66,46 @@ func FitHoldout(m regress.Model, X [][]float32, y []float32, groups []string, s 
 	return Holdout{Model: m.Name(), MAE: mae, RMSE: rmse, Pred: pred}, nil
 }
 
-// OutOfFold returns a prediction for every row from a model fitted on the other folds
-// (project.Folds-fold GroupKFold by photo, project.Seed), so no prediction comes from a
-// model that saw the row's photo. newModel makes a fresh model per fold; folds are fitted
-// concurrently, one per core (a model's training alone keeps about one core busy).
-func OutOfFold(newModel func() regress.Model, X [][]float32, y []float32, groups []string) ([]float32, error) {
+// OutOfFold returns, for each of seeds seeds, a prediction for every row from a model
+// fitted on the other folds (project.Folds-fold GroupKFold by photo, project.Seed), so no
+// prediction comes from a model that saw the row's photo. newModel makes a fresh model for
+// a seed index (see Seed); the (seed, fold) fits run concurrently, one per core (a model's
+// training alone keeps about one core busy), and each writes only its own rows, so the
+// result does not depend on which finishes first.
+func OutOfFold(newModel func(seed int) regress.Model, X [][]float32, y []float32, groups []string, seeds int) ([][]float32, error) {
 	folds, err := dataset.GroupKFold(groups, project.Folds, project.Seed)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]float32, len(X))
-	errs := make([]error, project.Folds)
-	sem := make(chan struct{}, max(1, min(runtime.NumCPU(), project.Folds)))
+	out := make([][]float32, seeds)
+	for s := range out {
+		out[s] = make([]float32, len(X))
+	}
+	jobs := seeds * project.Folds
+	errs := make([]error, jobs)
+	sem := make(chan struct{}, max(1, min(runtime.NumCPU(), jobs)))
 	var wg sync.WaitGroup
-	for f := range project.Folds {
+	for j := range jobs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			s, f := j/project.Folds, j%project.Folds
 			tr, va := dataset.FoldIndices(folds, f)
-			m := newModel()
+			m := newModel(s)
 			xtr, ytr, gtr := Rows(X, y, groups, tr)
 			if err := m.Fit(xtr, ytr, gtr); err != nil {
-				errs[f] = fmt.Errorf("%s, fold %d: %w", m.Name(), f+1, err)
+				errs[j] = fmt.Errorf("%s, seed %d, fold %d: %w", m.Name(), Seed(s), f+1, err)
 				return
 			}
 			xva, _, _ := Rows(X, y, groups, va)
 			pred, err := m.Predict(xva)
 			if err != nil {
-				errs[f] = fmt.Errorf("%s, fold %d: %w", m.Name(), f+1, err)
+				errs[j] = fmt.Errorf("%s, seed %d, fold %d: %w", m.Name(), Seed(s), f+1, err)
 				return
 			}
-			for i, j := range va {
-				out[j] = pred[i] // folds write disjoint rows
+			for i, r := range va {
+				out[s][r] = pred[i] // folds write disjoint rows
 			}
 		}()
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"github.com/withsense/withsense/lib/imageenc"
 	"github.com/withsense/withsense/lib/textenc"
@@ -54,8 +55,12 @@ func Normalize(v []float32) ([]float32, error) {
 }
 
 // ImageTable embeds the photos with the named encoder (through the embedding cache) and
-// keys the normalised vectors by file name. Photos must have distinct file names.
+// keys the normalised vectors by file name. Photos must have distinct file names. A name
+// "a+b" joins encoders: each part's normalised vector, concatenated and normalised again.
 func ImageTable(name string, paths []string) (*Table, error) {
+	if parts := strings.Split(name, "+"); len(parts) > 1 {
+		return joined(name, parts, paths)
+	}
 	enc, err := imageenc.Encoders.Open(name)
 	if err != nil {
 		return nil, err
@@ -74,6 +79,36 @@ func ImageTable(name string, paths []string) (*Table, error) {
 			return nil, fmt.Errorf("%s: %s: %w", name, p, err)
 		}
 	}
+	return t, nil
+}
+
+// Joined reports whether an image encoder name joins several encoders ("a+b").
+func Joined(name string) bool { return strings.Contains(name, "+") }
+
+// joined builds the table of a joined encoder from its parts' tables.
+func joined(name string, parts, paths []string) (*Table, error) {
+	t := &Table{Encoder: name, Vecs: make(map[string][]float32, len(paths))}
+	var weights []string
+	for i, p := range parts {
+		pt, err := ImageTable(p, paths)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		weights = append(weights, pt.Weights)
+		t.Dim += pt.Dim
+		for k, v := range pt.Vecs {
+			if i == 0 {
+				t.Vecs[k] = make([]float32, 0, len(v)*len(parts))
+			}
+			t.Vecs[k] = append(t.Vecs[k], v...)
+		}
+	}
+	for k, v := range t.Vecs {
+		if _, err := Normalize(v); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", name, k, err)
+		}
+	}
+	t.Weights = strings.Join(weights, "+")
 	return t, nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/withsense/withsense/lib/atomicfile"
 	"github.com/withsense/withsense/lib/project"
@@ -25,13 +24,13 @@ const MetricsFile = "metrics.json"
 
 var mu sync.Mutex
 
-// Provenance says what produced a section: the encoders, the split seed, the backend.
+// Provenance says what produced a section: the encoders, the split seed, the backend and
+// the kind of machine. It has no date or time, so that a re-run writes the same bytes.
 type Provenance struct {
 	Encoders []string `json:"encoders,omitempty"`
 	Seed     int      `json:"seed"`
 	Backend  string   `json:"backend"`
 	Machine  string   `json:"machine"`
-	Date     string   `json:"date"`
 }
 
 // Here returns the provenance of the current run with the given encoders.
@@ -41,8 +40,7 @@ func Here(encoders ...string) Provenance {
 		backend = "go"
 	}
 	return Provenance{Encoders: encoders, Seed: project.Seed, Backend: backend,
-		Machine: fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
-		Date:    time.Now().UTC().Format("2006-01-02")}
+		Machine: fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
 }
 
 // Update sets metrics.json's section to value (anything encoding/json can write),

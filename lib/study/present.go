@@ -55,32 +55,24 @@ func AnswerHTML(ans search.Answer, captions map[string]string) string {
 const TestRanksFile = "test_ranks.csv"
 
 // WriteRetrieval records the retrieval report in results/: the "retrieval" section of
-// metrics.json, the default variant's rank of the relevant photo for every test query,
-// and the two-tower's out-of-fold scores added to the out-of-fold predictions.
+// metrics.json, the final evaluation's rank of the relevant photo for every test query
+// (seed 0's model, default variant; 0: not returned), and the two-tower's out-of-fold
+// scores added to the out-of-fold predictions.
 func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 	if err := results.Update("retrieval", map[string]any{
-		"provenance":            results.Here(r.Encoders[0], r.Encoders[1]),
-		"protocol":              "500 test queries, 100 test photos, one relevant photo per query; ranks pessimistic on ties",
-		"two_tower_encoders":    r.Encoders,
-		"two_tower_settings":    r.Settings,
-		"two_tower_train_s":     r.TrainSeconds,
-		"variants":              r.Variants,
-		"default":               r.Default,
-		"blocked_queries":       count(r.Blocked),
-		"two_tower_correlation": r.TwoTowerCorr,
-		"blend_correlation":     r.BlendCorr,
+		"provenance": results.Here(r.Encoders[0], r.Encoders[1]),
+		"settings":   in.Run,
+		"protocol": "choices on validation (valid_photos held-out training photos, their Flickr8k captions); " +
+			"the test set (500 queries, 100 photos, one relevant photo per query) used once, by the final evaluation " +
+			"through search.Searcher, for every seed of the final two-tower; ranks pessimistic on ties",
+		"report":          r,
+		"blocked_queries": count(r.Test.Blocked),
 	}); err != nil {
 		return err
 	}
-	var ranks []int
-	for _, v := range r.Variants {
-		if v.Variant == r.Default {
-			ranks = v.Ranks
-		}
-	}
 	rows := make([][]string, len(in.Course.TestQueries))
 	for i, q := range in.Course.TestQueries {
-		rows[i] = []string{q.QueryID, q.Image, strconv.Itoa(ranks[i]), strconv.FormatBool(r.Blocked[i])}
+		rows[i] = []string{q.QueryID, q.Image, strconv.Itoa(r.Test.Ranks[i]), strconv.FormatBool(r.Test.Blocked[i])}
 	}
 	if err := results.WriteCSV(TestRanksFile, []string{"query_id", "image", "rank", "blocked"}, rows); err != nil {
 		return err

@@ -1,22 +1,31 @@
 package study
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
 
+	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/evaluate"
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/metrics"
 	"github.com/withsense/withsense/lib/progress"
+	"github.com/withsense/withsense/lib/project"
 	"github.com/withsense/withsense/lib/retrieval"
 	"github.com/withsense/withsense/lib/search"
+	"github.com/withsense/withsense/lib/settings"
 )
 
-// The two-tower model's encoders: the best pair measured for retrieval (notebook 04).
-const (
-	TwoTowerImage = "inception-mixed5"
-	TwoTowerText  = "glove-mean"
+// The two-tower's candidate encoders, in the order the tables show them; those that cannot
+// be opened are left out. Joined image encoders ("a+b") concatenate their parts' vectors.
+var (
+	TwoTowerImages = []string{"inception-mixed5", "inception-mixed5+centernet-pool", "inception-mixed5+centernet-pool+centernet-classes"}
+	TwoTowerTexts  = []string{"glove-mean", "use"}
 )
 
 // RankStats are the retrieval metrics of one variant over a set of queries.
@@ -29,50 +38,101 @@ type RankStats struct {
 	MedianRank float64 `json:"median_rank"`
 }
 
-// VariantResult is one variant on the 500 test queries (all) and on those the content
-// filter lets through (allowed); its out-of-fold τ-c on the expert pairs where defined.
+// Spread is a metric's mean and standard deviation over seeds.
+type Spread struct {
+	Mean float64 `json:"mean"`
+	SD   float64 `json:"sd"`
+}
+
+// RankSpread is RankStats as mean ± sd over seeds.
+type RankSpread struct {
+	Queries int    `json:"queries"`
+	Seeds   int    `json:"seeds"`
+	R1      Spread `json:"recall_at_1"`
+	R5      Spread `json:"recall_at_5"`
+	R10     Spread `json:"recall_at_10"`
+	MRR     Spread `json:"mrr"`
+}
+
+// EncoderTrial is one pair of encoders for the two-tower, trained without the validation
+// photos and ranked on them (allowed queries: what the search answers).
+type EncoderTrial struct {
+	Image   string    `json:"image"`
+	Text    string    `json:"text"`
+	Allowed RankStats `json:"allowed"`
+}
+
+// VariantResult is one search variant on a set of queries: over those the content filter
+// lets through (allowed: the search's own answers) and over all of them, where a blocked
+// query counts as a miss (rank 0, "not found").
 type VariantResult struct {
 	Variant string    `json:"variant"`
-	All     RankStats `json:"all"`
 	Allowed RankStats `json:"allowed"`
+	All     RankStats `json:"all"`
 	// ExpertTauC is the out-of-fold Kendall τ-c × 100 (Flickr8K-Expert protocol) of the
-	// variant's pair score; NaN-free: omitted where the variant has no pair score.
+	// variant's pair score, where it has one.
 	ExpertTauC *float64 `json:"expert_tau_c,omitempty"`
-	Ranks      []int    `json:"ranks"`
 }
 
 // RetrievalReport is what notebook 04 shows and the search uses.
 type RetrievalReport struct {
-	Encoders     [2]string            `json:"encoders"` // two-tower image, text
-	Settings     retrieval.Settings   `json:"settings"`
-	Curve        []retrieval.Epoch    `json:"curve"`
-	CurveBest    int                  `json:"curve_best_epoch"`
-	TrainSeconds float64              `json:"train_seconds"`
-	Variants     []VariantResult      `json:"variants"`
-	Default      string               `json:"default"` // the best variant by MRR over all queries
-	Blocked      []bool               `json:"blocked"` // per test query
-	TwoTowerDir  string               `json:"two_tower_dir"`
-	MLPDir       string               `json:"mlp_dir"`
-	MLPEncoders  [2]string            `json:"mlp_encoders"`
-	OOFTwoTower  []float32            `json:"oof_two_tower"`
-	OOFBlend     []float32            `json:"oof_blend"`
+	// Validation: ValidPhotos of the seed split's validation photos and their Flickr8k
+	// captions; every choice below is made there.
+	ValidPhotos   int                `json:"valid_photos"`
+	ValidQueries  int                `json:"valid_queries"`
+	Trials        []EncoderTrial     `json:"encoder_trials"`
+	Encoders      [2]string          `json:"encoders"` // chosen two-tower image, text
+	Settings      retrieval.Settings `json:"settings"`
+	Curve         []retrieval.Epoch  `json:"-"`
+	CurveBest     int                `json:"curve_best_epoch"`
+	Validation    []VariantResult    `json:"validation_variants"`
+	Default       string             `json:"default"`
+	ChosenOn      string             `json:"chosen_on"`
+	MLPDir        string             `json:"-"`
+	MLPEncoders   [2]string          `json:"mlp_encoders"`
+	TwoTowerDir   string             `json:"-"`
+	TwoTowerSeeds []string           `json:"-"` // the final models' folders, seed by seed
+
+	// Test: the final evaluation, once, of the chosen variant through search.Searcher on
+	// the 100 test photos and 500 test queries, for every seed of the final two-tower.
+	Test        TestResult `json:"test"`
+	OOFTwoTower []float32  `json:"-"`
+	OOFBlend    []float32  `json:"-"`
+	// Out-of-fold correlations on the expert pairs (the two-tower, and its blend with the
+	// best MLP's out-of-fold predictions).
 	TwoTowerCorr evaluate.Correlation `json:"two_tower_correlation"`
 	BlendCorr    evaluate.Correlation `json:"blend_correlation"`
 }
 
-// Retrieval trains the two-tower model (saved under models/retrieval/), measures every
-// variant on the test queries and the out-of-fold correlations, and picks the default.
-// models must come from Models (its best MLP is the reranker). Cached like Models.
+// TestResult is the final evaluation on the test queries.
+type TestResult struct {
+	Variant string      `json:"variant"`
+	Allowed RankSpread  `json:"allowed"`
+	All     RankSpread  `json:"all"`
+	PerSeed []RankStats `json:"allowed_per_seed"`
+	// Ranks and Blocked are per test query (seed 0's model); rank 0: not returned.
+	Ranks   []int  `json:"-"`
+	Blocked []bool `json:"-"`
+}
+
+// ChosenOnRetrieval says what the search's choices are made on.
+const ChosenOnRetrieval = "validation: the Flickr8k captions of held-out training photos (from the seed split's validation side) ranked among those photos by search.Searcher; best MRR over the queries the filter allows"
+
+// Retrieval chooses the two-tower's encoders and the search's default variant on
+// validation photos, trains the final two-tower (Config.Seeds seeds, saved under
+// models/retrieval/), evaluates the choice once on the test queries through the search
+// itself, and computes the out-of-fold correlations. models must come from Models (its
+// best MLP is the reranker and the blend's partner). Cached like Models.
 func Retrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
-	img, txt, err := retrievalTables(in)
+	mk, err := key(in, "models", []string{"models.go"}, []string{"lib/evaluate"})
 	if err != nil {
 		return nil, err
 	}
-	k, err := key("retrieval", img.Weights, txt.Weights, retrieval.DefaultSettings(), models.BestMLP, search.RerankDepth)
+	k, err := key(in, "retrieval", []string{"retrieval.go"}, []string{"lib/retrieval", "lib/search"}, mk)
 	if err != nil {
 		return nil, err
 	}
-	r, err := cached("retrieval", k, func() (*RetrievalReport, error) { return runRetrieval(in, models, img, txt) })
+	r, err := cached("retrieval", k, func() (*RetrievalReport, error) { return runRetrieval(in, models) })
 	if err != nil {
 		return nil, err
 	}
@@ -82,142 +142,176 @@ func Retrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	return r, nil
 }
 
-// retrievalTables embeds the two-tower's photos and texts: every photo, and the training
-// captions, the samples' captions and the test queries.
-func retrievalTables(in *Inputs) (img, txt *features.Table, err error) {
-	for _, t := range in.Images {
-		if t.Encoder == TwoTowerImage {
-			img = t
-		}
-	}
-	if img == nil {
-		return nil, nil, fmt.Errorf("image encoder %s unavailable", TwoTowerImage)
-	}
-	pairs, err := retrieval.TrainingPairs(in.Course)
+// twoTowerSettings are the two-tower defaults with the run's "twotower" settings.
+func twoTowerSettings(a settings.Assignments) (retrieval.Settings, error) {
+	s := retrieval.DefaultSettings()
+	return s, settings.Apply(&s, "twotower", a)
+}
+
+// ValidationPhotos returns n photos of the seed split's validation side (which the MLP never
+// trained on), drawn with the project seed, sorted.
+func ValidationPhotos(samples []dataset.Sample, n int) ([]string, error) {
+	split, err := evaluate.SeedSplit(samples)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	texts := append([]string{}, pairs.Texts...)
-	for _, s := range in.Samples {
-		texts = append(texts, s.Text)
-	}
-	for _, q := range in.Course.TestQueries {
-		texts = append(texts, q.Text)
-	}
-	txt, err = features.TextTable(TwoTowerText, texts)
-	return img, txt, err
-}
-
-func table(in *Inputs, name string, images bool) (*features.Table, error) {
-	list := in.Texts
-	if images {
-		list = in.Images
-	}
-	for _, t := range list {
-		if t.Encoder == name {
-			return t, nil
+	var photos []string
+	seen := map[string]bool{}
+	for _, i := range split.Valid {
+		if p := samples[i].Image; !seen[p] {
+			seen[p] = true
+			photos = append(photos, p)
 		}
 	}
-	return nil, fmt.Errorf("encoder %s unavailable", name)
+	slices.Sort(photos)
+	if len(photos) < n {
+		return nil, fmt.Errorf("%d validation photos wanted, the seed split has %d", n, len(photos))
+	}
+	rng := rand.New(rand.NewPCG(project.Seed, 0))
+	rng.Shuffle(len(photos), func(i, j int) { photos[i], photos[j] = photos[j], photos[i] })
+	photos = photos[:n]
+	slices.Sort(photos)
+	return photos, nil
 }
 
-func runRetrieval(in *Inputs, models *ModelsReport, img, txt *features.Table) (*RetrievalReport, error) {
+// query is one retrieval query: a text and the path of its one relevant photo.
+type query struct{ text, photo string }
+
+func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	c := in.Course
+	s, err := twoTowerSettings(in.Run.Set)
+	if err != nil {
+		return nil, err
+	}
 	pairs, err := retrieval.TrainingPairs(c)
 	if err != nil {
 		return nil, err
 	}
-	s := retrieval.DefaultSettings()
-	tt, err := retrieval.TrainOn(pairs, img, txt, s)
+	validPhotos, err := ValidationPhotos(in.Samples, in.Run.Config.RetrievalValidPhotos)
 	if err != nil {
 		return nil, err
 	}
-	if err := tt.Save(""); err != nil {
-		return nil, err
+	isValid := map[string]bool{}
+	for _, p := range validPhotos {
+		isValid[p] = true
 	}
-	r := &RetrievalReport{Encoders: [2]string{img.Encoder, txt.Encoder}, Settings: s, Curve: tt.History,
-		CurveBest: tt.BestEpoch, TwoTowerDir: retrieval.Dir(tt.Name), MLPDir: models.BestMLPDir,
-		MLPEncoders: [2]string{models.BestMLP.Text, models.BestMLP.Image}}
-	if n := len(tt.History); n > 0 {
-		r.TrainSeconds = tt.History[n-1].Seconds
+	notValid := map[string]bool{}
+	for _, p := range pairs.Photos {
+		notValid[p] = !isValid[p]
 	}
-	mlp, err := LoadScorer(models.BestMLPDir, models.BestMLP.Text, models.BestMLP.Image)
-	if err != nil {
-		return nil, err
+	trainPairs, validPairs := pairs.Without(isValid), pairs.Without(notValid)
+	var validQ []query
+	for i, t := range validPairs.Texts {
+		validQ = append(validQ, query{t, c.TrainPath(validPairs.Photos[validPairs.ImageOfText[i]])})
 	}
-	mlpText, err := table(in, models.BestMLP.Text, false)
-	if err != nil {
-		return nil, err
+	validPaths := make([]string, len(validPhotos))
+	for i, p := range validPhotos {
+		validPaths[i] = c.TrainPath(p)
 	}
-	mlpImage, err := table(in, models.BestMLP.Image, true)
-	if err != nil {
-		return nil, err
-	}
+	r := &RetrievalReport{ValidPhotos: len(validPhotos), ValidQueries: len(validQ), Settings: s, ChosenOn: ChosenOnRetrieval,
+		MLPDir: models.BestMLPDir, MLPEncoders: [2]string{models.BestMLP.Text, models.BestMLP.Image}}
 
-	// Scores of every test query against every test photo, per scorer.
-	photos, queries := c.TestImages, c.TestQueries
-	relevant := make([]int, len(queries))
-	at := map[string]int{}
-	for i, p := range photos {
-		at[p] = i
+	// 1. The encoders: every available pair trained without the validation photos.
+	texts := retrievalTexts(in, pairs)
+	type trial struct {
+		img, txt *features.Table
+		model    *retrieval.Model
 	}
-	imgFeats, err := img.Rows(photos)
-	if err != nil {
-		return nil, err
-	}
-	texts := make([]string, len(queries))
-	for i, q := range queries {
-		texts[i], relevant[i] = q.Text, at[q.Image]
-		blocked, _ := search.Blocked(q.Text)
-		r.Blocked = append(r.Blocked, blocked)
-	}
-	textFeats, err := txt.Rows(texts)
-	if err != nil {
-		return nil, err
-	}
-	cos, err := tt.Similarities(imgFeats, textFeats)
-	if err != nil {
-		return nil, err
-	}
-	mlpScores := make([][]float32, len(queries))
-	mlpImgs, err := mlpImage.Rows(photos)
-	if err != nil {
-		return nil, err
-	}
-	for i, q := range queries {
-		rows := make([][]float32, len(photos))
-		t := mlpText.Vecs[q.Text]
-		for j, v := range mlpImgs {
-			rows[j] = append(append(make([]float32, 0, len(t)+len(v)), t...), v...)
-		}
-		if mlpScores[i], err = mlp.Predict(rows); err != nil {
-			return nil, err
-		}
-	}
-	variants := map[string][][]float32{search.VariantMLP: mlpScores, search.VariantTwoTower: cos, search.VariantRerank: rerank(cos, mlpScores, search.RerankDepth),
-		search.VariantBlend: blendRows(cos, mlpScores)}
-	for _, name := range []string{search.VariantMLP, search.VariantTwoTower, search.VariantRerank, search.VariantBlend} {
-		v := VariantResult{Variant: name}
-		for i, row := range variants[name] {
-			rank, err := metrics.Rank(row, relevant[i])
-			if err != nil {
-				return nil, err
+	var trials []*trial
+	for _, tn := range TwoTowerTexts {
+		for _, im := range TwoTowerImages {
+			img, err1 := features.ImageTable(im, c.AllPhotos())
+			txt, err2 := features.TextTable(tn, texts)
+			if err1 != nil || err2 != nil {
+				continue // unavailable encoder: notebook 02 says why
 			}
-			v.Ranks = append(v.Ranks, rank)
+			trials = append(trials, &trial{img: img, txt: txt})
 		}
-		if v.All, err = stats(v.Ranks, nil); err != nil {
+	}
+	if len(trials) == 0 {
+		return nil, fmt.Errorf("no two-tower encoders available (image %v, text %v)", TwoTowerImages, TwoTowerTexts)
+	}
+	bar := progress.New("two-tower encoders on validation", len(trials))
+	err = parallel(len(trials), func(i int) error {
+		t := trials[i]
+		m, err := retrieval.TrainOn(trainPairs, t.img, t.txt, s)
+		if err != nil {
+			return err
+		}
+		m.Name = "valid-" + m.Name
+		t.model = m
+		bar.Add(1)
+		return m.Save("")
+	})
+	bar.Done()
+	if err != nil {
+		return nil, err
+	}
+	var best *trial
+	bestMRR := -1.0
+	for _, t := range trials {
+		cfg := searchConfig(search.VariantTwoTower, retrieval.Dir(t.model.Name), r)
+		vr, err := evaluateVariant(cfg, search.VariantTwoTower, validPaths, validQ)
+		if err != nil {
 			return nil, err
 		}
-		if v.Allowed, err = stats(v.Ranks, r.Blocked); err != nil {
+		r.Trials = append(r.Trials, EncoderTrial{Image: t.img.Encoder, Text: t.txt.Encoder, Allowed: vr.Allowed})
+		if vr.Allowed.MRR > bestMRR {
+			best, bestMRR = t, vr.Allowed.MRR
+		}
+	}
+	r.Encoders = [2]string{best.img.Encoder, best.txt.Encoder}
+	r.Curve, r.CurveBest = best.model.History, best.model.BestEpoch
+
+	// 2. The default variant, on the same validation queries.
+	bestMRR = -1
+	for _, v := range search.Variants {
+		vr, err := evaluateVariant(searchConfig(v, retrieval.Dir(best.model.Name), r), v, validPaths, validQ)
+		if err != nil {
 			return nil, err
 		}
-		r.Variants = append(r.Variants, v)
+		r.Validation = append(r.Validation, vr)
+		if vr.Allowed.MRR > bestMRR {
+			r.Default, bestMRR = v, vr.Allowed.MRR
+		}
 	}
 
-	// Out-of-fold pair scores on the expert pairs: two-tower cosine, and its blend with the
-	// best MLP's out-of-fold predictions.
-	bar := progress.New("two-tower out of fold", 1) // the folds' own bars stay silent
-	r.OOFTwoTower, err = retrieval.OutOfFold(in.Samples, pairs, img, txt, s)
+	// 3. The final two-tower on every training photo, one model per seed.
+	seeds := in.Run.Config.Seeds
+	finals := make([]*retrieval.Model, seeds)
+	bar = progress.New("two-tower, final seeds", seeds)
+	err = parallel(seeds, func(i int) error {
+		si := s
+		si.Seed = evaluate.Seed(i)
+		m, err := retrieval.TrainOn(pairs, best.img, best.txt, si)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			m.Name = fmt.Sprintf("%s-seed%d", m.Name, si.Seed)
+		}
+		finals[i] = m
+		bar.Add(1)
+		return m.Save("")
+	})
+	bar.Done()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range finals {
+		r.TwoTowerSeeds = append(r.TwoTowerSeeds, retrieval.Dir(m.Name))
+	}
+	r.TwoTowerDir = r.TwoTowerSeeds[0]
+
+	// 4. The test queries, once, through the search, for every seed.
+	if err := finalTest(r, c); err != nil {
+		return nil, err
+	}
+
+	// 5. Out-of-fold pair scores on the expert pairs: two-tower cosine, and its blend with
+	// the best MLP's out-of-fold predictions.
+	bar = progress.New("two-tower out of fold", 1) // the folds' own bars stay silent
+	r.OOFTwoTower, err = retrieval.OutOfFold(in.Samples, pairs, best.img, best.txt, s)
 	bar.Add(1)
 	bar.Done()
 	if err != nil {
@@ -230,35 +324,136 @@ func runRetrieval(in *Inputs, models *ModelsReport, img, txt *features.Table) (*
 	if r.BlendCorr, err = evaluate.Correlate(in.Samples, r.OOFBlend); err != nil {
 		return nil, err
 	}
-	for i := range r.Variants {
-		switch r.Variants[i].Variant {
+	for i := range r.Validation {
+		switch r.Validation[i].Variant {
 		case search.VariantTwoTower:
-			r.Variants[i].ExpertTauC = &r.TwoTowerCorr.ExpertTauC
+			r.Validation[i].ExpertTauC = &r.TwoTowerCorr.ExpertTauC
 		case search.VariantBlend:
-			r.Variants[i].ExpertTauC = &r.BlendCorr.ExpertTauC
+			r.Validation[i].ExpertTauC = &r.BlendCorr.ExpertTauC
 		case search.VariantMLP:
 			for _, mc := range models.Correlation {
 				if mc.Model == models.BestMLP.Model && mc.Undefined == "" {
 					tau := mc.ExpertTauC
-					r.Variants[i].ExpertTauC = &tau
+					r.Validation[i].ExpertTauC = &tau
 				}
 			}
-		}
-	}
-	best := -1.0
-	for _, v := range r.Variants {
-		if v.All.MRR > best {
-			best, r.Default = v.All.MRR, v.Variant
 		}
 	}
 	return r, nil
 }
 
-// stats summarises ranks, leaving out the queries where skip is true.
-func stats(ranks []int, skip []bool) (RankStats, error) {
+// retrievalTexts are the texts the two-tower's text tables must hold: the training
+// captions, the samples' captions and the test queries.
+func retrievalTexts(in *Inputs, pairs *retrieval.Pairs) []string {
+	texts := slices.Clone(pairs.Texts)
+	for _, s := range in.Samples {
+		texts = append(texts, s.Text)
+	}
+	for _, q := range in.Course.TestQueries {
+		texts = append(texts, q.Text)
+	}
+	return texts
+}
+
+// searchConfig is the search's configuration with a two-tower model and r's MLP.
+func searchConfig(variant, twoTowerDir string, r *RetrievalReport) search.Config {
+	return search.Config{Default: variant, TwoTowerDir: twoTowerDir, MLPDir: r.MLPDir, MLPEncoders: r.MLPEncoders,
+		RerankDepth: search.RerankDepth}
+}
+
+// evaluateVariant ranks each query's photo among paths with the search itself.
+func evaluateVariant(cfg search.Config, variant string, paths []string, queries []query) (VariantResult, error) {
+	ranks, blocked, err := searchRanks(cfg, variant, paths, queries)
+	if err != nil {
+		return VariantResult{}, err
+	}
+	v := VariantResult{Variant: variant}
+	if v.Allowed, err = stats(ranks, blocked, false); err != nil {
+		return v, err
+	}
+	v.All, err = stats(ranks, blocked, true)
+	return v, err
+}
+
+// searchRanks opens the search over paths and returns each query's rank of its photo as
+// search.Searcher.Rank gives it (0: not returned), and whether the filter blocks it.
+func searchRanks(cfg search.Config, variant string, paths []string, queries []query) ([]int, []bool, error) {
+	s, err := search.OpenPhotos(cfg, paths, variant)
+	if err != nil {
+		return nil, nil, err
+	}
+	ranks, blocked := make([]int, len(queries)), make([]bool, len(queries))
+	for i, q := range queries {
+		if ranks[i], blocked[i], err = s.Rank(q.text, q.photo); err != nil {
+			return nil, nil, fmt.Errorf("query %q: %w", q.text, err)
+		}
+	}
+	return ranks, blocked, nil
+}
+
+// finalTest evaluates the default variant on the test queries with every final seed.
+func finalTest(r *RetrievalReport, c *dataset.Course) error {
+	paths := make([]string, len(c.TestImages))
+	for i, p := range c.TestImages {
+		paths[i] = c.TestPath(p)
+	}
+	queries := make([]query, len(c.TestQueries))
+	for i, q := range c.TestQueries {
+		queries[i] = query{q.Text, c.TestPath(q.Image)}
+	}
+	t := TestResult{Variant: r.Default}
+	var allowed, all []RankStats
+	bar := progress.New("test queries (final evaluation)", len(r.TwoTowerSeeds))
+	defer bar.Done()
+	for i, dir := range r.TwoTowerSeeds {
+		ranks, blocked, err := searchRanks(searchConfig(r.Default, dir, r), r.Default, paths, queries)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			t.Ranks, t.Blocked = ranks, blocked
+		}
+		a, err := stats(ranks, blocked, false)
+		if err != nil {
+			return err
+		}
+		b, _ := stats(ranks, blocked, true)
+		allowed, all = append(allowed, a), append(all, b)
+		bar.Add(1)
+	}
+	t.PerSeed = allowed
+	t.Allowed, t.All = spread(allowed), spread(all)
+	r.Test = t
+	return nil
+}
+
+// spread summarises per-seed stats as mean ± sd.
+func spread(per []RankStats) RankSpread {
+	pick := func(f func(RankStats) float64) Spread {
+		v := make([]float64, len(per))
+		for i, s := range per {
+			v[i] = f(s)
+		}
+		m, sd := evaluate.MeanSD(v)
+		return Spread{m, sd}
+	}
+	return RankSpread{Queries: per[0].Queries, Seeds: len(per),
+		R1:  pick(func(s RankStats) float64 { return s.R1 }),
+		R5:  pick(func(s RankStats) float64 { return s.R5 }),
+		R10: pick(func(s RankStats) float64 { return s.R10 }),
+		MRR: pick(func(s RankStats) float64 { return s.MRR })}
+}
+
+// stats summarises ranks (0: not returned). Without all, blocked queries are left out;
+// with it, they count as misses.
+func stats(ranks []int, blocked []bool, all bool) (RankStats, error) {
+	const miss = 1 << 30 // a query whose photo is not returned ranks below every k
 	var kept []int
 	for i, r := range ranks {
-		if skip == nil || !skip[i] {
+		if !blocked[i] || all {
+			if r == 0 {
+				r = miss
+			}
 			kept = append(kept, r)
 		}
 	}
@@ -277,18 +472,19 @@ func stats(ranks []int, skip []bool) (RankStats, error) {
 	return s, nil
 }
 
-func blendRows(a, b [][]float32) [][]float32 {
-	out := make([][]float32, len(a))
-	for i := range a {
-		out[i] = search.BlendScores(a[i], b[i])
+// parallel runs f(0..n-1), one per core at a time, and joins their errors.
+func parallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, max(1, runtime.NumCPU()))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = f(i)
+		}()
 	}
-	return out
-}
-
-func rerank(first, second [][]float32, depth int) [][]float32 {
-	out := make([][]float32, len(first))
-	for i := range first {
-		out[i] = search.RerankScores(first[i], second[i], depth)
-	}
-	return out
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -2,26 +2,24 @@
 // it found, so that the notebooks' cells (which GoNB re-runs as one program) stay cheap:
 // Embeddings opens every available encoder, Models compares every model on every pair of
 // encoders, computes out-of-fold predictions and the benchmark correlations, and saves the
-// best MLP. Results are cached under data/cache/study/ by a key of everything they depend
-// on (encoders and their weights, model settings, the data), written atomically.
+// best MLP. Results are cached under data/cache/study/, written atomically, by a key of
+// their content (lib/cachekey: the step's settings, the code it runs, the hashes of its
+// input data and embeddings).
 package study
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/withsense/withsense/lib/atomicfile"
+	"github.com/withsense/withsense/lib/cachekey"
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/project"
 )
-
-// Version is bumped when the study's code changes what it computes, so caches are redone.
-const Version = "study-v1"
 
 // Inputs are the data and embeddings every experiment of the study starts from.
 type Inputs struct {
@@ -30,6 +28,10 @@ type Inputs struct {
 	Texts   []*features.Table // available text encoders, table order
 	Images  []*features.Table // available image encoders, table order
 	Missing []features.Unavailable
+	// Run is this run's settings (lib/settings over the defaults).
+	Run Run
+	// hash is the content hash of everything above, part of every step's cache key.
+	hash string
 }
 
 // Load opens the data and every available encoder, embedding the samples' captions, the
@@ -50,7 +52,11 @@ func Load() (*Inputs, error) {
 	for _, q := range c.TestQueries {
 		texts = append(texts, q.Text)
 	}
-	in := &Inputs{Course: c, Samples: samples}
+	run, err := CurrentRun()
+	if err != nil {
+		return nil, err
+	}
+	in := &Inputs{Course: c, Samples: samples, Run: run}
 	var missT, missI []features.Unavailable
 	in.Texts, missT, err = features.Tables(features.TextEncoders, func(n string) (*features.Table, error) { return features.TextTable(n, texts) })
 	if err != nil {
@@ -62,17 +68,34 @@ func Load() (*Inputs, error) {
 		return nil, err
 	}
 	in.Missing = append(missT, missI...)
+	if in.hash, err = inputsHash(in); err != nil {
+		return nil, err
+	}
 	return in, nil
 }
 
-// key hashes anything JSON-encodable with the study's version.
-func key(parts ...any) (string, error) {
-	b, err := json.Marshal(append([]any{Version}, parts...))
+// inputsHash hashes the samples, the test queries and every table's vectors.
+func inputsHash(in *Inputs) (string, error) {
+	parts := []any{in.Samples, in.Course.TestQueries, in.Course.TestImages}
+	for _, t := range append(slices.Clone(in.Texts), in.Images...) {
+		parts = append(parts, t.Encoder, cachekey.Vectors(t.Vecs))
+	}
+	return cachekey.JSON(parts)
+}
+
+// key is the cache key of a step of the study over in: the run's settings, the code of the
+// step (its files in this package, and the packages it calls with their imports), the
+// inputs and the keys of the steps it builds on (after).
+func key(in *Inputs, step string, files, pkgs []string, after ...string) (string, error) {
+	own := make([]string, len(files))
+	for i, f := range files {
+		own[i] = "lib/study/" + f
+	}
+	code, err := cachekey.Files(append(own, "lib/study/study.go")...)
 	if err != nil {
 		return "", err
 	}
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:8]), nil
+	return cachekey.Key(step, in.Run, pkgs, append([]string{in.hash, code}, after...)...)
 }
 
 // cached returns the value stored under name-key, or computes, stores and returns it.

@@ -1,19 +1,23 @@
 package study
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/withsense/withsense/lib/dataset"
+	"github.com/withsense/withsense/lib/evaluate"
 	"github.com/withsense/withsense/lib/project"
 )
 
 func TestStats(t *testing.T) {
 	ranks := []int{1, 3, 12, 1, 5}
-	s, err := stats(ranks, nil)
+	none := make([]bool, len(ranks))
+	s, err := stats(ranks, none, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,12 +28,49 @@ func TestStats(t *testing.T) {
 		t.Errorf("MRR %v, want %v", s.MRR, want)
 	}
 	// Skipping the blocked queries.
-	s, _ = stats(ranks, []bool{true, false, false, true, false})
+	blocked := []bool{true, false, false, true, false}
+	s, _ = stats(ranks, blocked, false)
 	if s.Queries != 3 || s.R1 != 0 || s.MedianRank != 5 {
 		t.Errorf("allowed stats %+v", s)
 	}
-	if s, err := stats(ranks, []bool{true, true, true, true, true}); err != nil || s.Queries != 0 {
+	if s, err := stats(ranks, []bool{true, true, true, true, true}, false); err != nil || s.Queries != 0 {
 		t.Errorf("all blocked: %+v %v", s, err)
+	}
+	// Over all queries, a query whose photo is not returned (rank 0: blocked, or hidden by
+	// the guard) is a miss.
+	s, _ = stats([]int{0, 3, 12, 0, 5}, blocked, true)
+	if s.Queries != 5 || s.R1 != 0 || s.R5 != 0.4 || s.MedianRank != 12 {
+		t.Errorf("stats with misses %+v", s)
+	}
+}
+
+func TestValidationPhotos(t *testing.T) {
+	var samples []dataset.Sample
+	for p := range 60 {
+		for c := range 3 {
+			samples = append(samples, dataset.Sample{Image: fmt.Sprintf("p%02d.jpg", p), QueryID: fmt.Sprintf("q%d.jpg#0", c)})
+		}
+	}
+	a, err := ValidationPhotos(samples, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ValidationPhotos(samples, 10)
+	split, _ := evaluate.SeedSplit(samples)
+	valid := map[string]bool{}
+	for _, i := range split.Valid {
+		valid[samples[i].Image] = true
+	}
+	if len(a) != 10 || !slices.Equal(a, b) {
+		t.Fatalf("validation photos %v then %v: want the same 10", a, b)
+	}
+	for _, p := range a {
+		if !valid[p] {
+			t.Errorf("%s is on the training side of the seed split", p)
+		}
+	}
+	if _, err := ValidationPhotos(samples, 1000); err == nil {
+		t.Error("more validation photos than the split has: no error")
 	}
 }
 

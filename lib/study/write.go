@@ -28,15 +28,18 @@ const OOFFile = "oof_predictions.csv"
 // model) in OOFFile.
 func WriteModels(in *Inputs, r *ModelsReport) error {
 	if err := results.Update("models", map[string]any{
-		"provenance":    r.Provenance,
-		"protocol":      "GroupShuffleSplit by photo, 70/30, seed; MAE on the target (mean expert score − 1) / 3",
-		"table":         r.Table,
-		"baseline":      r.Baseline,
-		"best":          r.Best,
-		"best_mlp":      r.BestMLP,
-		"oof_embedding": r.OOFEmbedding,
-		"correlation":   r.Correlation,
-		"unavailable":   in.Missing,
+		"provenance":       r.Provenance,
+		"settings":         in.Run,
+		"protocol":         "GroupShuffleSplit by photo, 70/30, seed; MAE on the target (mean expert score − 1) / 3; seeded models: mean ± sd over seeds",
+		"table":            r.Table,
+		"chosen_embedding": r.Chosen,
+		"chosen_on":        r.ChosenOn,
+		"baseline":         r.Baseline,
+		"best":             r.Best,
+		"best_mlp":         r.BestMLP,
+		"oof_embedding":    r.OOFEmbedding,
+		"correlation":      r.Correlation,
+		"unavailable":      in.Missing,
 	}); err != nil {
 		return err
 	}

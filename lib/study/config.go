@@ -1,0 +1,48 @@
+package study
+
+import (
+	"fmt"
+
+	"github.com/withsense/withsense/lib/settings"
+)
+
+// Config holds the study's own settings (section "study" of lib/settings); the models'
+// settings are the "mlp" and "twotower" sections. DefaultConfig is the one place of its
+// defaults.
+type Config struct {
+	// Seeds is how many seeds train each model whose result depends on its seed, on the
+	// chosen encoders (EVALUATION.md: at least 5); results are mean ± sd over them.
+	Seeds int `json:"seeds"`
+	// RetrievalValidPhotos is how many of the seed split's validation photos, with their
+	// five Flickr8k captions each, the search's choices are made on (the test pool has 100).
+	RetrievalValidPhotos int `json:"retrieval_valid_photos"`
+}
+
+// DefaultConfig returns the study's defaults.
+func DefaultConfig() Config { return Config{Seeds: 5, RetrievalValidPhotos: 100} }
+
+// Run is a run's settings: the study's Config and every assignment given (lib/settings),
+// which the models read for their own sections.
+type Run struct {
+	Config Config               `json:"study"`
+	Set    settings.Assignments `json:"set,omitempty"`
+}
+
+// CurrentRun reads this run's settings ($WITH_SENSE_SET, then -set) over the defaults.
+func CurrentRun() (Run, error) {
+	a, err := settings.Current()
+	if err != nil {
+		return Run{}, err
+	}
+	r := Run{Config: DefaultConfig(), Set: a}
+	if err := settings.Apply(&r.Config, "study", a); err != nil {
+		return r, err
+	}
+	if r.Config.Seeds < 1 || r.Config.Seeds > 50 {
+		return r, fmt.Errorf("setting study.seeds=%d: want 1 to 50", r.Config.Seeds)
+	}
+	if r.Config.RetrievalValidPhotos < 10 {
+		return r, fmt.Errorf("setting study.retrieval_valid_photos=%d: want at least 10", r.Config.RetrievalValidPhotos)
+	}
+	return r, nil
+}
