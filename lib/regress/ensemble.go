@@ -1,13 +1,12 @@
 package regress
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"sync"
+
+	"github.com/withsense/withsense/lib/train"
 )
 
 // Ensemble averages the predictions of several models of one kind that differ only in
@@ -33,27 +32,18 @@ func NewMLPEnsemble(name string, s MLPSettings, k int) *Ensemble {
 
 func (e *Ensemble) Name() string { return e.ModelName }
 
-// Fit fits every member on the same rows, one member per core at a time (a member's
-// training alone keeps about one core busy).
+// Fit fits every member on the same rows, one member per core at a time (train.Each);
+// each member draws from its own seed, so the result does not depend on the scheduling.
 func (e *Ensemble) Fit(X [][]float32, y []float32, groups []string) error {
 	if len(e.Members) == 0 {
 		return fmt.Errorf("%s: ensemble without members", e.Name())
 	}
-	errs := make([]error, len(e.Members))
-	sem := make(chan struct{}, max(1, runtime.NumCPU()))
-	var wg sync.WaitGroup
-	for i, m := range e.Members {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := m.Fit(X, y, groups); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", e.Name(), err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return train.Each(len(e.Members), 0, func(i int) error {
+		if err := e.Members[i].Fit(X, y, groups); err != nil {
+			return fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		return nil
+	})
 }
 
 // Predict returns the mean of the members' predictions.

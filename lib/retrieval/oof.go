@@ -6,6 +6,7 @@ import (
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/project"
+	"github.com/withsense/withsense/lib/train"
 )
 
 // OutOfFold gives every expert-scored sample the cosine of its (photo, caption text) from
@@ -17,6 +18,11 @@ import (
 // A sample's caption may be the caption of a photo of another fold, and so be trained on
 // paired with that other photo: the pair being scored is never seen.
 func OutOfFold(samples []dataset.Sample, pairs *Pairs, img, txt *features.Table, s Settings) ([]float32, error) {
+	return outOfFold(samples, pairs, img, txt, s, 0)
+}
+
+// outOfFold is OutOfFold training at most workers folds at a time (0: one per core).
+func outOfFold(samples []dataset.Sample, pairs *Pairs, img, txt *features.Table, s Settings, workers int) ([]float32, error) {
 	folds, err := dataset.GroupKFold(dataset.Groups(samples), project.Folds, project.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("two-tower out of fold: %w", err)
@@ -29,8 +35,11 @@ func OutOfFold(samples []dataset.Sample, pairs *Pairs, img, txt *features.Table,
 			return nil, fmt.Errorf("two-tower out of fold: %s: no vector for caption %s %q", txt.Encoder, smp.QueryID, smp.Text)
 		}
 	}
+	// One fold per core at a time; each fold writes only its own samples' scores, and
+	// every fold's model draws from the same seed, so the scores do not depend on the
+	// scheduling.
 	out := make([]float32, len(samples))
-	for f := range project.Folds {
+	err = train.Each(project.Folds, workers, func(f int) error {
 		_, rows := dataset.FoldIndices(folds, f)
 		drop := map[string]bool{}
 		for _, r := range rows {
@@ -38,8 +47,9 @@ func OutOfFold(samples []dataset.Sample, pairs *Pairs, img, txt *features.Table,
 		}
 		m, err := TrainOn(pairs.Without(drop), img, txt, s)
 		if err != nil {
-			return nil, fmt.Errorf("two-tower out of fold, fold %d: %w", f+1, err)
+			return fmt.Errorf("two-tower out of fold, fold %d: %w", f+1, err)
 		}
+		defer m.release()
 		imgs := make([][]float32, len(rows))
 		texts := make([][]float32, len(rows))
 		for i, r := range rows {
@@ -47,16 +57,19 @@ func OutOfFold(samples []dataset.Sample, pairs *Pairs, img, txt *features.Table,
 		}
 		vi, err := m.ProjectImages(imgs)
 		if err != nil {
-			return nil, fmt.Errorf("two-tower out of fold, fold %d: %w", f+1, err)
+			return fmt.Errorf("two-tower out of fold, fold %d: %w", f+1, err)
 		}
 		vt, err := m.ProjectText(texts)
 		if err != nil {
-			return nil, fmt.Errorf("two-tower out of fold, fold %d: %w", f+1, err)
+			return fmt.Errorf("two-tower out of fold, fold %d: %w", f+1, err)
 		}
 		for i, r := range rows {
 			out[r] = dot(vi[i], vt[i])
 		}
-		m.release()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/withsense/withsense/lib/features"
 )
 
-// TestOutOfFold scores synthetic expert pairs out of fold: a photo with one of its own
-// captions must score above a photo with another photo's caption far more often than not.
-func TestOutOfFold(t *testing.T) {
-	img, text, of := synthetic(150, 5, 32, 16, 0.5, 10)
+// oofFixture returns synthetic photos (5 captions each) as feature tables and pairs, and
+// as expert samples each photo with its own caption 0 and with caption 0 of the next photo.
+func oofFixture(photos int) ([]dataset.Sample, *Pairs, *features.Table, *features.Table) {
+	img, text, of := synthetic(photos, 5, 32, 16, 0.5, 10)
 	it := &features.Table{Encoder: "img", Dim: 32, Vecs: map[string][]float32{}}
 	tt := &features.Table{Encoder: "txt", Dim: 16, Vecs: map[string][]float32{}}
 	p := &Pairs{}
@@ -28,7 +28,6 @@ func TestOutOfFold(t *testing.T) {
 		p.CaptionIDs = append(p.CaptionIDs, fmt.Sprintf("%s#%d", p.Photos[of[i]], i%5))
 		tt.Vecs[s] = v
 	}
-	// Each photo is paired with its own caption 0 and with caption 0 of the next photo.
 	var samples []dataset.Sample
 	for i, name := range p.Photos {
 		own, other := 5*i, 5*((i+1)%len(p.Photos))
@@ -36,6 +35,13 @@ func TestOutOfFold(t *testing.T) {
 			dataset.Sample{Image: name, QueryID: p.CaptionIDs[own], Text: p.Texts[own], Crowd: math.NaN()},
 			dataset.Sample{Image: name, QueryID: p.CaptionIDs[other], Text: p.Texts[other], Crowd: math.NaN()})
 	}
+	return samples, p, it, tt
+}
+
+// TestOutOfFold scores synthetic expert pairs out of fold: a photo with one of its own
+// captions must score above a photo with another photo's caption far more often than not.
+func TestOutOfFold(t *testing.T) {
+	samples, p, it, tt := oofFixture(150)
 	s := testSettings()
 	s.Epochs = 8
 	scores, err := OutOfFold(samples, p, it, tt, s)
@@ -57,5 +63,26 @@ func TestOutOfFold(t *testing.T) {
 	delete(tt.Vecs, p.Texts[5])
 	if _, err := OutOfFold(samples, p, it, tt, s); err == nil || !strings.Contains(err.Error(), `no vector for caption p001.jpg#0 "caption 5"`) {
 		t.Errorf("missing caption vector: %v", err)
+	}
+}
+
+// TestOutOfFoldDeterministic checks the out-of-fold scores are the same bits whether the
+// folds train one after the other or one per core at once.
+func TestOutOfFoldDeterministic(t *testing.T) {
+	samples, p, it, tt := oofFixture(60)
+	s := testSettings()
+	s.Epochs, s.BatchSize = 3, 32
+	seq, err := outOfFold(samples, p, it, tt, s, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	par, err := outOfFold(samples, p, it, tt, s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range seq {
+		if math.Float32bits(seq[i]) != math.Float32bits(par[i]) {
+			t.Fatalf("sample %d: %v with folds one at a time, %v with folds at once", i, seq[i], par[i])
+		}
 	}
 }
