@@ -54,14 +54,47 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	return p
 }
 
-func render(p *plot.Plot) (string, error) {
+// render draws the plot as SVG; a legend (where the plot has one) goes in a strip below
+// the data, never over it.
+func render(p *plot.Plot, legendRows int) (string, error) {
 	c := vgsvg.New(Width, Height)
-	p.Draw(draw.New(c))
+	dc := draw.New(c)
+	if legendRows > 0 {
+		l := p.Legend
+		p.Legend = plot.NewLegend()
+		rows := vg.Length(legendRows)
+		strip := rows*(l.TextStyle.Font.Size+l.Padding+vg.Points(2)) + vg.Points(8)
+		p.Draw(draw.Crop(dc, 0, 0, strip, 0))
+		l.Top, l.Left = true, true
+		l.XOffs = vg.Points(48)
+		l.Draw(draw.Crop(dc, 0, 0, 0, -(Height - strip)))
+	} else {
+		p.Draw(dc)
+	}
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
 		return "", err
 	}
 	return buf.String(), nil
+}
+
+// headroom widens an axis so that every value lies inside it with a margin: bars and counts
+// start at zero, other axes get 5 % of their range on each side.
+func headroom(a *plot.Axis, lo, hi float64, fromZero bool) {
+	if math.IsInf(lo, 0) || math.IsInf(hi, 0) || math.IsNaN(lo) || math.IsNaN(hi) {
+		return
+	}
+	if fromZero {
+		lo = math.Min(0, lo)
+	}
+	pad := 0.05 * (hi - lo)
+	if pad == 0 {
+		pad = math.Max(0.05*math.Abs(hi), 0.05)
+	}
+	a.Min, a.Max = lo-pad, hi+2*pad
+	if fromZero && lo >= 0 {
+		a.Min = 0
+	}
 }
 
 // Bars draws grouped bars: one group per category, one bar per series. Series values
@@ -73,6 +106,7 @@ func Bars(title, ylabel string, categories []string, series []Series) (string, e
 		return "", fmt.Errorf("bars %q: no series", title)
 	}
 	w := vg.Points(math.Min(20, 300/float64(n*len(categories)+1)))
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, s := range series {
 		if len(s.Values) != len(categories) {
 			return "", fmt.Errorf("bars %q: series %q has %d values for %d categories", title, s.Name, len(s.Values), len(categories))
@@ -81,6 +115,7 @@ func Bars(title, ylabel string, categories []string, series []Series) (string, e
 		for j, v := range s.Values {
 			if !math.IsNaN(v) {
 				vals[j] = v
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
 			}
 		}
 		b, err := plotter.NewBarChart(vals, w)
@@ -97,7 +132,13 @@ func Bars(title, ylabel string, categories []string, series []Series) (string, e
 	}
 	p.NominalX(categories...)
 	p.Add(plotter.NewGrid())
-	return render(p)
+	headroom(&p.Y, lo, hi, true)
+	p.X.Min, p.X.Max = -0.6, float64(len(categories))-0.4 // room for every group's outer bars
+	rows := 0
+	if n > 1 {
+		rows = n
+	}
+	return render(p, rows)
 }
 
 // Histogram draws the distribution of values in bins.
@@ -110,7 +151,7 @@ func Histogram(title, xlabel string, values []float64, bins int) (string, error)
 	h.FillColor = Color(0)
 	h.LineStyle.Color = color.White
 	p.Add(h)
-	return render(p)
+	return render(p, 0)
 }
 
 // Scatter draws points (x[i], y[i]), optionally with the diagonal y = x.
@@ -121,10 +162,14 @@ func Scatter(title, xlabel, ylabel string, x, y []float64, diagonal bool) (strin
 	p := newPlot(title, xlabel, ylabel)
 	pts := make(plotter.XYs, len(x))
 	lo, hi := math.Inf(1), math.Inf(-1)
+	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for i := range x {
 		pts[i] = plotter.XY{X: x[i], Y: y[i]}
 		lo, hi = math.Min(lo, math.Min(x[i], y[i])), math.Max(hi, math.Max(x[i], y[i]))
+		xlo, xhi, ylo, yhi = math.Min(xlo, x[i]), math.Max(xhi, x[i]), math.Min(ylo, y[i]), math.Max(yhi, y[i])
 	}
+	headroom(&p.X, xlo, xhi, false)
+	headroom(&p.Y, ylo, yhi, false)
 	s, err := plotter.NewScatter(pts)
 	if err != nil {
 		return "", err
@@ -139,12 +184,13 @@ func Scatter(title, xlabel, ylabel string, x, y []float64, diagonal bool) (strin
 		d.Color = color.Gray{120}
 		p.Add(d)
 	}
-	return render(p)
+	return render(p, 0)
 }
 
 // Lines draws curves, e.g. training and validation loss per epoch.
 func Lines(title, xlabel, ylabel string, lines []Line) (string, error) {
 	p := newPlot(title, xlabel, ylabel)
+	xlo, xhi, ylo, yhi := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for i, l := range lines {
 		if len(l.X) != len(l.Y) {
 			return "", fmt.Errorf("lines %q: curve %q has %d x and %d y", title, l.Name, len(l.X), len(l.Y))
@@ -152,6 +198,7 @@ func Lines(title, xlabel, ylabel string, lines []Line) (string, error) {
 		pts := make(plotter.XYs, len(l.X))
 		for j := range l.X {
 			pts[j] = plotter.XY{X: l.X[j], Y: l.Y[j]}
+			xlo, xhi, ylo, yhi = math.Min(xlo, l.X[j]), math.Max(xhi, l.X[j]), math.Min(ylo, l.Y[j]), math.Max(yhi, l.Y[j])
 		}
 		ln, err := plotter.NewLine(pts)
 		if err != nil {
@@ -164,5 +211,11 @@ func Lines(title, xlabel, ylabel string, lines []Line) (string, error) {
 		p.Legend.Add(l.Name, ln)
 	}
 	p.Add(plotter.NewGrid())
-	return render(p)
+	headroom(&p.Y, ylo, yhi, false)
+	p.X.Min, p.X.Max = xlo, xhi
+	rows := 0
+	if len(lines) > 1 {
+		rows = len(lines)
+	}
+	return render(p, rows)
 }
