@@ -59,14 +59,27 @@ const TestRanksFile = "test_ranks.csv"
 // (seed 0's model, default variant; 0: not returned), and the two-tower's out-of-fold
 // scores added to the out-of-fold predictions.
 func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
+	test := r.Test
+	test.Ranks, test.Blocked = nil, nil // in TestRanksFile
 	if err := results.Update("retrieval", map[string]any{
 		"provenance": results.Here(r.Encoders[0], r.Encoders[1]),
 		"settings":   in.Run,
 		"protocol": "choices on validation (valid_photos held-out training photos, their Flickr8k captions); " +
 			"the test set (500 queries, 100 photos, one relevant photo per query) used once, by the final evaluation " +
 			"through search.Searcher, for every seed of the final two-tower; ranks pessimistic on ties",
-		"report":          r,
-		"blocked_queries": count(r.Test.Blocked),
+		"valid_photos":          r.ValidPhotos,
+		"valid_queries":         r.ValidQueries,
+		"encoder_trials":        r.Trials,
+		"two_tower_encoders":    r.Encoders,
+		"two_tower_settings":    r.Settings,
+		"validation_variants":   r.Validation,
+		"default":               r.Default,
+		"chosen_on":             r.ChosenOn,
+		"mlp_encoders":          r.MLPEncoders,
+		"test":                  test,
+		"blocked_queries":       count(r.Test.Blocked),
+		"two_tower_correlation": r.TwoTowerCorr,
+		"blend_correlation":     r.BlendCorr,
 	}); err != nil {
 		return err
 	}

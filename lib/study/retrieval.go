@@ -83,21 +83,21 @@ type RetrievalReport struct {
 	Trials        []EncoderTrial     `json:"encoder_trials"`
 	Encoders      [2]string          `json:"encoders"` // chosen two-tower image, text
 	Settings      retrieval.Settings `json:"settings"`
-	Curve         []retrieval.Epoch  `json:"-"`
+	Curve         []retrieval.Epoch  `json:"curve"`
 	CurveBest     int                `json:"curve_best_epoch"`
 	Validation    []VariantResult    `json:"validation_variants"`
 	Default       string             `json:"default"`
 	ChosenOn      string             `json:"chosen_on"`
-	MLPDir        string             `json:"-"`
+	MLPDir        string             `json:"mlp_dir"`
 	MLPEncoders   [2]string          `json:"mlp_encoders"`
-	TwoTowerDir   string             `json:"-"`
-	TwoTowerSeeds []string           `json:"-"` // the final models' folders, seed by seed
+	TwoTowerDir   string             `json:"two_tower_dir"`
+	TwoTowerSeeds []string           `json:"two_tower_seeds"` // the final models' folders, seed by seed
 
 	// Test: the final evaluation, once, of the chosen variant through search.Searcher on
 	// the 100 test photos and 500 test queries, for every seed of the final two-tower.
 	Test        TestResult `json:"test"`
-	OOFTwoTower []float32  `json:"-"`
-	OOFBlend    []float32  `json:"-"`
+	OOFTwoTower []float32  `json:"oof_two_tower"`
+	OOFBlend    []float32  `json:"oof_blend"`
 	// Out-of-fold correlations on the expert pairs (the two-tower, and its blend with the
 	// best MLP's out-of-fold predictions).
 	TwoTowerCorr evaluate.Correlation `json:"two_tower_correlation"`
@@ -110,9 +110,10 @@ type TestResult struct {
 	Allowed RankSpread  `json:"allowed"`
 	All     RankSpread  `json:"all"`
 	PerSeed []RankStats `json:"allowed_per_seed"`
-	// Ranks and Blocked are per test query (seed 0's model); rank 0: not returned.
-	Ranks   []int  `json:"-"`
-	Blocked []bool `json:"-"`
+	// Ranks and Blocked are per test query (seed 0's model); rank 0: not returned. They go
+	// to results/test_ranks.csv, not to metrics.json.
+	Ranks   []int  `json:"ranks,omitempty"`
+	Blocked []bool `json:"blocked,omitempty"`
 }
 
 // ChosenOnRetrieval says what the search's choices are made on.
