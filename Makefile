@@ -19,7 +19,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Seconds a notebook cell may run before nbconvert gives up.
 CELL_TIMEOUT ?= 1800
 
-.PHONY: all setup apt kernel data models models-onnx testgraphs nsfwjs-node test test-go test-notebooks report notebook bench clean
+.PHONY: chromium all setup apt kernel data models models-onnx testgraphs nsfwjs-node test test-go test-notebooks report notebook bench clean
 
 all: test
 
@@ -76,12 +76,19 @@ $(NSFWJS_NODE): | models
 		npm install --silent --no-audit --no-fund --ignore-scripts @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 ../npm/nsfwjs-4.4.0.tgz
 	touch $@
 
-test: setup testgraphs nsfwjs-node test-go test-notebooks
+test: setup testgraphs nsfwjs-node chromium test-go test-notebooks
+
+# Debian's Chromium, for the tests that drive the search page (lib/web) and the notebooks headless.
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+		echo "installing Chromium from Debian packages (for the browser tests)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
 
 # The parity tests fail (instead of skipping) when the test graphs are missing.
 test-go: testgraphs
 	go vet -tags $(GOTAGS) ./...
-	WITH_SENSE_REQUIRE_TESTGRAPHS=1 go test -tags $(GOTAGS) -timeout 45m ./...
+	WITH_SENSE_REQUIRE_TESTGRAPHS=1 WITH_SENSE_REQUIRE_BROWSER=1 go test -tags $(GOTAGS) -timeout 45m ./...
 
 # Executes every notebook headless into a scratch folder; a failed cell fails the target.
 test-notebooks: kernel

@@ -1,10 +1,11 @@
 package search
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"path/filepath"
+	"os"
 
-	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/imageenc"
 )
 
@@ -28,8 +29,7 @@ func Guarded(s imageenc.NSFWScores) bool {
 // Index is the photos a search ranks, with their normalised embeddings and NSFW scores.
 type Index struct {
 	Paths []string
-	// IDs are the photos' content hashes (hex sha256), in Paths order; nil for an index
-	// built in memory by Build.
+	// IDs are the photos' content hashes (hex sha256), in Paths order.
 	IDs []string
 	// Vecs maps an image encoder's name to the photos' normalised vectors, in Paths order.
 	Vecs map[string][][]float32
@@ -48,26 +48,24 @@ func (ix *Index) Hidden() []bool {
 }
 
 // Build embeds the photos with each named image encoder and the NSFW head, through the
-// embedding cache. Photos must decode (see Readable) and have distinct file names.
+// embedding cache (ModelEmbedder), and identifies them by the sha256 of their bytes.
+// Photos must decode and have distinct file names.
 func Build(paths []string, encoders []string) (*Index, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no photos to index")
 	}
-	ix := &Index{Paths: paths, Vecs: map[string][][]float32{}}
-	for _, name := range encoders {
-		t, err := features.ImageTable(name, paths)
+	vecs, nsfw, err := ModelEmbedder{Names: encoders}.Embed(paths)
+	if err != nil {
+		return nil, err
+	}
+	ix := &Index{Paths: paths, Vecs: vecs, NSFW: nsfw}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
 		}
-		vecs := make([][]float32, len(paths))
-		for i, p := range paths {
-			vecs[i] = t.Vecs[filepath.Base(p)]
-		}
-		ix.Vecs[name] = vecs
-	}
-	var err error
-	if ix.NSFW, err = imageenc.NSFWFiles(paths); err != nil {
-		return nil, err
+		h := sha256.Sum256(data)
+		ix.IDs = append(ix.IDs, hex.EncodeToString(h[:]))
 	}
 	return ix, nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/withsense/withsense/lib/textenc"
 )
 
 // MaxQueryRunes is the longest query accepted; a description is a sentence, and a longer
@@ -21,6 +23,23 @@ const MaxQueryRunes = 1000
 
 // ErrEmptyQuery is returned for a query with no letter or digit.
 var ErrEmptyQuery = errors.New("empty query: type a description of the scene, e.g. \"two dogs running through shallow water\"")
+
+// SupportedLanguages are the languages the text encoders understand (the content filter
+// also reads Russian, the original users' language, to block what it must).
+const SupportedLanguages = "English"
+
+// NotUnderstoodError is returned for a query that passes the filter but has no word the
+// scorer's text encoder knows (for example a Russian query with GloVe).
+type NotUnderstoodError struct {
+	Query string
+	Err   error // the encoder's own error
+}
+
+func (e *NotUnderstoodError) Error() string {
+	return fmt.Sprintf("the search does not understand %q: it knows none of its words; describe the scene in %s, e.g. \"two dogs running through shallow water\"", e.Query, SupportedLanguages)
+}
+
+func (e *NotUnderstoodError) Unwrap() error { return e.Err }
 
 // Scorer scores every photo of an index for one query: higher is a better match. The
 // returned slice has one score per photo, in index order.
@@ -134,6 +153,9 @@ func (s *Searcher) rank(query string) (Answer, []float32, []int, error) {
 		return ans, nil, nil, nil
 	}
 	scores, err := s.Scorer.Score(q)
+	if errors.Is(err, textenc.ErrNoWords) {
+		return Answer{}, nil, nil, &NotUnderstoodError{Query: q, Err: err}
+	}
 	if err != nil {
 		return Answer{}, nil, nil, err
 	}
