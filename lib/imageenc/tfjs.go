@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -108,13 +107,11 @@ type kerasLayerJSON struct {
 // the shard files named in its weights manifest, with a .min.js suffix).
 func LoadTFJS(dir string) (*TFJSModel, error) {
 	modelPath := filepath.Join(dir, "model.min.js")
-	src, err := os.ReadFile(modelPath)
+	files := tfjs.NewFiles()
+	src, err := files.Read(modelPath)
 	if err != nil {
 		return nil, err
 	}
-	fileHashes := sha256.New()
-	h := sha256.Sum256(src)
-	fileHashes.Write(h[:])
 
 	start := strings.Index(string(src), "{modelTopology:")
 	if start < 0 {
@@ -169,9 +166,12 @@ func LoadTFJS(dir string) (*TFJSModel, error) {
 	}
 
 	tensors, err := tfjs.DecodeWeights(modelPath, f.WeightsManifest, func(p string) ([]byte, error) {
-		shard, fileSHA, err := readShard(filepath.Join(dir, p+".min.js"))
-		fileHashes.Write(fileSHA[:])
-		return shard, err
+		path := filepath.Join(dir, p+".min.js")
+		src, err := files.Read(path)
+		if err != nil {
+			return nil, err
+		}
+		return decodeShard(path, src)
 	})
 	if err != nil {
 		return nil, err
@@ -182,34 +182,29 @@ func LoadTFJS(dir string) (*TFJSModel, error) {
 		}
 		m.Weights[name] = &Weight{Name: name, Shape: t.Shape, Data: t.Float, QMin: t.QMin, QScale: t.QScale}
 	}
-	m.SHA256 = hex.EncodeToString(fileHashes.Sum(nil))
+	m.SHA256 = files.SHA256()
 	return m, nil
 }
 
-// readShard decodes the base64 string exported by a group1-shard*.min.js file; it also
-// returns the file's sha256.
-func readShard(path string) (data []byte, fileSHA [32]byte, err error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fileSHA, err
-	}
-	fileSHA = sha256.Sum256(src)
+// decodeShard decodes the base64 string exported by a group1-shard*.min.js file (src,
+// read from path).
+func decodeShard(path string, src []byte) ([]byte, error) {
 	s := string(src)
 	const marker = `.exports="`
 	i := strings.Index(s, marker)
 	if i < 0 {
-		return nil, fileSHA, fmt.Errorf("%s: no exported base64 string (%s...) found", path, marker)
+		return nil, fmt.Errorf("%s: no exported base64 string (%s...) found", path, marker)
 	}
 	s = s[i+len(marker):]
 	j := strings.IndexByte(s, '"')
 	if j < 0 {
-		return nil, fileSHA, fmt.Errorf("%s: unterminated base64 string", path)
+		return nil, fmt.Errorf("%s: unterminated base64 string", path)
 	}
-	data, err = base64.StdEncoding.DecodeString(s[:j])
+	data, err := base64.StdEncoding.DecodeString(s[:j])
 	if err != nil {
-		return nil, fileSHA, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return data, fileSHA, nil
+	return data, nil
 }
 
 // parseJSLiteral parses the JavaScript object/array/scalar literal starting at src[pos]

@@ -86,19 +86,20 @@ func useNames() map[string]string {
 	for l := range 2 {
 		layer := fmt.Sprintf("Layer_%d/TransformerLayer/", l)
 		p := fmt.Sprintf("l%d_", l)
-		n[p+"ln1_s"] = enc + layer + "layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat"
-		n[p+"ln1_b"] = enc + layer + "layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat"
-		n[p+"qkv_w"] = part + layer + "MultiheadAttention/qkv_transform_single/kernel/part_0"
-		n[p+"qkv_b"] = enc + layer + "MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat"
 		n[p+"qscale"] = stack + layer + "MultiheadAttention/mul/y"
-		n[p+"out_w"] = part + layer + "MultiheadAttention/output_transform_single/kernel/part_0"
-		n[p+"out_b"] = enc + layer + "MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat"
-		n[p+"ln2_s"] = enc + layer + "FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat"
-		n[p+"ln2_b"] = enc + layer + "FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat"
-		n[p+"ffn1_w"] = stack + layer + "FFN/conv1/Tensordot/Reshape_1"
-		n[p+"ffn1_b"] = enc + layer + "FFN/conv1/bias/ConcatPartitions/concat"
-		n[p+"ffn2_w"] = stack + layer + "FFN/conv2/Tensordot/Reshape_1"
-		n[p+"ffn2_b"] = enc + layer + "FFN/conv2/bias/ConcatPartitions/concat"
+		for short, norm := range map[string]string{"ln1": "layer_prepostprocess/", "ln2": "FFN/layer_prepostprocess/"} {
+			n[p+short+"_s"] = enc + layer + norm + "layer_norm/layer_norm_scale/ConcatPartitions/concat"
+			n[p+short+"_b"] = enc + layer + norm + "layer_norm/layer_norm_bias/ConcatPartitions/concat"
+		}
+		// The attention's kernels are 1×1 convolutions, the FFN's tensordots.
+		for short, op := range map[string]string{"qkv": "MultiheadAttention/qkv_transform_single", "out": "MultiheadAttention/output_transform_single"} {
+			n[p+short+"_w"] = part + layer + op + "/kernel/part_0"
+			n[p+short+"_b"] = enc + layer + op + "/bias/ConcatPartitions/concat"
+		}
+		for short, op := range map[string]string{"ffn1": "FFN/conv1", "ffn2": "FFN/conv2"} {
+			n[p+short+"_w"] = stack + layer + op + "/Tensordot/Reshape_1"
+			n[p+short+"_b"] = enc + layer + op + "/bias/ConcatPartitions/concat"
+		}
 	}
 	return n
 }

@@ -18,25 +18,22 @@ import (
 	"github.com/withsense/withsense/lib/project"
 )
 
-var (
-	useOnce sync.Once
-	useVal  *USE
-	useErr  error
-)
+// sharedUSE loads the model once per test binary.
+var sharedUSE = sync.OnceValues(func() (*USE, error) {
+	dir, err := assets.USEDir()
+	if err != nil {
+		return nil, err
+	}
+	return LoadUSE(dir)
+})
 
-// loadUSE loads the model once per test binary.
 func loadUSE(tb testing.TB) *USE {
 	tb.Helper()
-	useOnce.Do(func() {
-		var dir string
-		if dir, useErr = assets.USEDir(); useErr == nil {
-			useVal, useErr = LoadUSE(dir)
-		}
-	})
-	if useErr != nil {
-		tb.Fatal(useErr)
+	u, err := sharedUSE()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return useVal
+	return u
 }
 
 // TestSentencePieceViterbi checks the segmentation on a hand-made vocabulary whose best
@@ -174,16 +171,6 @@ func runUSENode(tb testing.TB, texts []string, batch int) useNodeOutput {
 	return out
 }
 
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
 // TestUSENode compares the Go port with TF.js in Node, text by text (batches of one in
 // TF.js; the Go side batched and padded as Embed does): the piece ids are identical and
 // the embeddings within cosine 0.9999, on 506 Flickr8k captions and 28 tricky texts.
@@ -203,7 +190,7 @@ func TestUSENode(t *testing.T) {
 				t.Errorf("text %d %q: ids %v, TF.js %v", i, s, ids, node.IDs[i])
 			}
 		}
-		if c := cosine(mine[i], node.Embeddings[i]); !(c >= worst) {
+		if c := Cosine(mine[i], node.Embeddings[i]); !(c >= worst) {
 			worst, worstAt = c, i
 		}
 	}
@@ -242,7 +229,7 @@ func TestUSEEmbed(t *testing.T) {
 			t.Errorf("text %d: length %d, norm² %g", i, len(v), n)
 		}
 	}
-	para, unrelated := cosine(vecs[0], vecs[1]), cosine(vecs[0], vecs[2])
+	para, unrelated := Cosine(vecs[0], vecs[1]), Cosine(vecs[0], vecs[2])
 	t.Logf("cos(%q, %q) = %.4f; cos(…, %q) = %.4f", texts[0], texts[1], para, texts[2], unrelated)
 	if !(para > unrelated+0.2) {
 		t.Errorf("paraphrase cosine %.3f not clearly above unrelated %.3f", para, unrelated)
@@ -251,7 +238,7 @@ func TestUSEEmbed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := cosine(alone[0], vecs[1]); c < 0.99999 {
+	if c := Cosine(alone[0], vecs[1]); c < 0.99999 {
 		t.Errorf("batched and alone differ: cosine %.7f", c)
 	}
 	if _, err := u.Embed([]string{"fine", ""}); err == nil || !strings.Contains(err.Error(), "text 1") {

@@ -1,12 +1,9 @@
 package tfjs
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -57,13 +54,11 @@ type graphFile struct {
 
 // LoadGraphModel reads a graph model's model.json and the weight shards beside it.
 func LoadGraphModel(modelJSON string) (*GraphModel, error) {
-	src, err := os.ReadFile(modelJSON)
+	files := NewFiles()
+	src, err := files.Read(modelJSON)
 	if err != nil {
 		return nil, err
 	}
-	fileHashes := sha256.New()
-	h := sha256.Sum256(src)
-	fileHashes.Write(h[:])
 
 	var f graphFile
 	if err := json.Unmarshal(src, &f); err != nil {
@@ -93,15 +88,12 @@ func LoadGraphModel(modelJSON string) (*GraphModel, error) {
 
 	dir := filepath.Dir(modelJSON)
 	m.Weights, err = DecodeWeights(modelJSON, f.WeightsManifest, func(p string) ([]byte, error) {
-		b, err := os.ReadFile(filepath.Join(dir, p))
-		h := sha256.Sum256(b)
-		fileHashes.Write(h[:])
-		return b, err
+		return files.Read(filepath.Join(dir, p))
 	})
 	if err != nil {
 		return nil, err
 	}
-	m.SHA256 = hex.EncodeToString(fileHashes.Sum(nil))
+	m.SHA256 = files.SHA256()
 
 	if s := f.Signature; s != nil && len(s.Inputs)+len(s.Outputs) > 0 {
 		m.Inputs, m.Outputs = signatureNodes(s.Inputs), signatureNodes(s.Outputs)
@@ -266,8 +258,22 @@ func attr(n *Node, key string) (*attrValue, error) {
 	return &v, nil
 }
 
-func attrErr(n *Node, key, want string) error {
-	return fmt.Errorf("node %q (%s): attribute %q is %s, want %s", n.Name, n.Op, key, n.Attr[key], want)
+// attrAs reads one field of an attribute: get returns the value and whether the field is
+// set; an unset field is the zero value when the attribute is {} (proto3 JSON omits zeros),
+// else an error that says what was wanted.
+func attrAs[T any](n *Node, key, want string, get func(*attrValue) (T, bool)) (T, error) {
+	var zero T
+	v, err := attr(n, key)
+	if err != nil {
+		return zero, err
+	}
+	if x, ok := get(v); ok {
+		return x, nil
+	}
+	if string(n.Attr[key]) == "{}" {
+		return zero, nil
+	}
+	return zero, fmt.Errorf("node %q (%s): attribute %q is %s, want %s", n.Name, n.Op, key, n.Attr[key], want)
 }
 
 // HasAttr reports whether the node has the attribute.
@@ -276,115 +282,93 @@ func HasAttr(n *Node, key string) bool {
 	return ok
 }
 
-// AttrInt returns an integer attribute ("axis": {"i": "3"}); proto3 JSON may omit a 0.
+// AttrInt returns an integer attribute ("axis": {"i": "3"}).
 func AttrInt(n *Node, key string) (int, error) {
-	v, err := attr(n, key)
-	if err != nil {
-		return 0, err
-	}
-	if v.I == nil {
-		if string(n.Attr[key]) == "{}" {
-			return 0, nil
+	return attrAs(n, key, "an int", func(v *attrValue) (int, bool) {
+		if v.I == nil {
+			return 0, false
 		}
-		return 0, attrErr(n, key, "an int")
-	}
-	return int(*v.I), nil
+		return int(*v.I), true
+	})
 }
 
 // AttrInts returns an integer-list attribute ("strides": {"list": {"i": ["1", "2", "2", "1"]}}).
 func AttrInts(n *Node, key string) ([]int, error) {
-	v, err := attr(n, key)
-	if err != nil {
-		return nil, err
-	}
-	if v.List == nil {
-		return nil, attrErr(n, key, "a list of ints")
-	}
-	out := make([]int, len(v.List.I))
-	for i, x := range v.List.I {
-		out[i] = int(x)
-	}
-	return out, nil
+	return attrAs(n, key, "a list of ints", func(v *attrValue) ([]int, bool) {
+		if v.List == nil {
+			return nil, false
+		}
+		out := make([]int, len(v.List.I))
+		for i, x := range v.List.I {
+			out[i] = int(x)
+		}
+		return out, true
+	})
 }
 
-// AttrFloat returns a float attribute ("epsilon": {"f": 0.001}); proto3 JSON may omit a 0.
+// AttrFloat returns a float attribute ("epsilon": {"f": 0.001}).
 func AttrFloat(n *Node, key string) (float64, error) {
-	v, err := attr(n, key)
-	if err != nil {
-		return 0, err
-	}
-	if v.F == nil {
-		if string(n.Attr[key]) == "{}" {
-			return 0, nil
+	return attrAs(n, key, "a float", func(v *attrValue) (float64, bool) {
+		if v.F == nil {
+			return 0, false
 		}
-		return 0, attrErr(n, key, "a float")
-	}
-	return *v.F, nil
+		return *v.F, true
+	})
 }
 
 // AttrFloats returns a float-list attribute.
 func AttrFloats(n *Node, key string) ([]float64, error) {
-	v, err := attr(n, key)
-	if err != nil {
-		return nil, err
-	}
-	if v.List == nil {
-		return nil, attrErr(n, key, "a list of floats")
-	}
-	return v.List.F, nil
+	return attrAs(n, key, "a list of floats", func(v *attrValue) ([]float64, bool) {
+		if v.List == nil {
+			return nil, false
+		}
+		return v.List.F, true
+	})
 }
 
-// AttrBool returns a bool attribute ("transpose_a": {"b": true}); proto3 JSON may omit a false.
+// AttrBool returns a bool attribute ("transpose_a": {"b": true}).
 func AttrBool(n *Node, key string) (bool, error) {
-	v, err := attr(n, key)
-	if err != nil {
-		return false, err
-	}
-	if v.B == nil && string(n.Attr[key]) != "{}" {
-		return false, attrErr(n, key, "a bool")
-	}
-	return v.B != nil && *v.B, nil
+	return attrAs(n, key, "a bool", func(v *attrValue) (bool, bool) {
+		if v.B == nil {
+			return false, false
+		}
+		return *v.B, true
+	})
 }
 
 // AttrString returns a string attribute ("padding": {"s": "U0FNRQ=="} or {"s": [83, 65, 77, 69]} is "SAME").
 func AttrString(n *Node, key string) (string, error) {
-	v, err := attr(n, key)
-	if err != nil {
-		return "", err
-	}
-	if v.S == nil {
-		return "", attrErr(n, key, "a string")
-	}
-	return string(*v.S), nil
+	return attrAs(n, key, "a string", func(v *attrValue) (string, bool) {
+		if v.S == nil {
+			return "", false
+		}
+		return string(*v.S), true
+	})
 }
 
 // AttrType returns a dtype attribute as TensorFlow names it ("T": {"type": "DT_FLOAT"} or {"type": 1}).
 func AttrType(n *Node, key string) (string, error) {
-	v, err := attr(n, key)
-	if err != nil {
-		return "", err
-	}
-	if v.Type == nil {
-		return "", attrErr(n, key, "a type")
-	}
-	return string(*v.Type), nil
+	return attrAs(n, key, "a type", func(v *attrValue) (string, bool) {
+		if v.Type == nil {
+			return "", false
+		}
+		return string(*v.Type), true
+	})
 }
 
 // AttrShape returns a shape attribute (-1 for unknown dimensions; nil for an unknown rank).
 func AttrShape(n *Node, key string) ([]int, error) {
-	v, err := attr(n, key)
-	if err != nil {
-		return nil, err
-	}
-	if v.Shape == nil {
-		return nil, attrErr(n, key, "a shape")
-	}
-	if v.Shape.UnknownRank {
-		return nil, nil
-	}
-	dims := make([]int, len(v.Shape.Dim))
-	for i, d := range v.Shape.Dim {
-		dims[i] = int(d.Size)
-	}
-	return dims, nil
+	return attrAs(n, key, "a shape", func(v *attrValue) ([]int, bool) {
+		if v.Shape == nil {
+			return nil, false
+		}
+		if v.Shape.UnknownRank {
+			return nil, true
+		}
+		dims := make([]int, len(v.Shape.Dim))
+		for i, d := range v.Shape.Dim {
+			dims[i] = int(d.Size)
+		}
+		return dims, true
+	})
 }
