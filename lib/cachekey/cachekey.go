@@ -195,14 +195,12 @@ func Vectors(vecs map[string][]float32) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// JSON returns the content hash of anything encoding/json writes (e.g. the samples).
-func JSON(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:]), nil
+// Value returns the content hash of a value as Go prints it with %#v (structs, slices and
+// maps — printed in key order — of plain values, NaN included; no pointers).
+func Value(v any) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%#v", v)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // writeString writes s with its length first, so that parts never run into each other.

@@ -108,3 +108,19 @@ func TestVectors(t *testing.T) {
 		t.Errorf("a changed value kept the hash")
 	}
 }
+
+func TestValue(t *testing.T) {
+	type row struct {
+		A string
+		X float64
+	}
+	nan := 0.0
+	nan /= nan
+	a := Value([]row{{"a", nan}, {"b", 1}})
+	if b := Value([]row{{"a", nan}, {"b", 1}}); a != b {
+		t.Error("same value, two hashes")
+	}
+	if b := Value([]row{{"a", nan}, {"b", 2}}); a == b {
+		t.Error("a changed value kept the hash")
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"html"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/gallery"
+	"github.com/withsense/withsense/lib/imageenc"
 	"github.com/withsense/withsense/lib/results"
 	"github.com/withsense/withsense/lib/search"
 )
@@ -109,4 +111,56 @@ func count(b []bool) int {
 		}
 	}
 	return n
+}
+
+// DemoQueries are the descriptions notebook 04 searches for.
+var DemoQueries = []string{"two dogs running through shallow water", "a man riding a bike on a mountain trail",
+	"people sitting at a table in a restaurant", "a surfer riding a big wave"}
+
+// FilterExamples are queries that show where the content filter draws its line.
+var FilterExamples = []string{"a little girl in a pink dress", "Two boys are squirting water guns", "a bowl of kidney beans", "a goat kid in the grass"}
+
+// ShowSearch runs the search and renders its answer (or its error, as a person sees it).
+func ShowSearch(s *search.Searcher, query string, k int, captions map[string]string) string {
+	ans, err := s.Search(query, k)
+	if err != nil {
+		return "<p><b>Error:</b> " + html.EscapeString(err.Error()) + "</p>"
+	}
+	return AnswerHTML(ans, captions)
+}
+
+// FilterSummary says how many test queries the filter blocks and what it does with the
+// examples.
+func FilterSummary(r *RetrievalReport) string {
+	blocked, total := BlockedCount(r)
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%d** of %d test queries (%.0f %%) are blocked.\n\n", blocked, total, 100*float64(blocked)/float64(max(total, 1)))
+	for _, q := range FilterExamples {
+		isBlocked, word := search.Blocked(q)
+		fmt.Fprintf(&b, "* *%s* → blocked: **%v** %s\n", q, isBlocked, word)
+	}
+	return b.String()
+}
+
+// GuardGallery says what the NSFW guard does on the photos and shows those the head scores
+// highest for Porn or Hentai, with their scores (a photo the guard hides is greyed out).
+func GuardGallery(photos []string, captions map[string]string, n int) (string, error) {
+	nsfw, err := imageenc.NSFWFiles(photos)
+	if err != nil {
+		return "", err
+	}
+	hidden := 0
+	for _, s := range nsfw {
+		if search.Guarded(s) {
+			hidden++
+		}
+	}
+	var items []gallery.Item
+	for _, i := range imageenc.MostLikely(nsfw, 3, n) {
+		items = append(items, gallery.Item{Path: photos[i], Muted: search.Guarded(nsfw[i]),
+			Title: fmt.Sprintf("Porn %.3f · Hentai %.3f", nsfw[i][3], nsfw[i][1]), Lines: []string{captions[filepath.Base(photos[i])]}})
+	}
+	head := fmt.Sprintf(`<p style="font-family:sans-serif">At threshold %.2f the guard hides <b>%d</b> of %d photos ("Sexy" alone never hides a photo). The %d photos the head scores highest for "Porn":</p>`,
+		search.GuardThreshold, hidden, len(photos), len(items))
+	return head + gallery.HTML(items, 4), nil
 }

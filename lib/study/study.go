@@ -68,19 +68,17 @@ func Load() (*Inputs, error) {
 		return nil, err
 	}
 	in.Missing = append(missT, missI...)
-	if in.hash, err = inputsHash(in); err != nil {
-		return nil, err
-	}
+	in.hash = inputsHash(in)
 	return in, nil
 }
 
 // inputsHash hashes the samples, the test queries and every table's vectors.
-func inputsHash(in *Inputs) (string, error) {
-	parts := []any{in.Samples, in.Course.TestQueries, in.Course.TestImages}
+func inputsHash(in *Inputs) string {
+	parts := []string{cachekey.Value(in.Samples), cachekey.Value(in.Course.TestQueries), cachekey.Value(in.Course.TestImages)}
 	for _, t := range append(slices.Clone(in.Texts), in.Images...) {
 		parts = append(parts, t.Encoder, cachekey.Vectors(t.Vecs))
 	}
-	return cachekey.JSON(parts)
+	return cachekey.Value(parts)
 }
 
 // key is the cache key of a step of the study over in: the run's settings, the code of the
