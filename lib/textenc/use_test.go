@@ -18,13 +18,13 @@ import (
 	"github.com/withsense/withsense/lib/project"
 )
 
-// sharedUSE loads the model once per test binary.
+// sharedUSE loads the model once per test binary, through the registry.
 var sharedUSE = sync.OnceValues(func() (*USE, error) {
-	dir, err := assets.USEDir()
+	e, err := Encoders.Open(USEName)
 	if err != nil {
 		return nil, err
 	}
-	return LoadUSE(dir)
+	return e.(*USE), nil
 })
 
 func loadUSE(tb testing.TB) *USE {
