@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/withsense/withsense/lib/textenc"
 )
 
 // wordScorer scores a photo by how many query words its name contains: a transparent
@@ -124,5 +126,46 @@ func TestRerankAndBlend(t *testing.T) {
 	}
 	if c := BlendScores([]float32{1, 1, 1}, []float32{1, 2, 3}); c[0] >= c[2] {
 		t.Errorf("a constant score should leave the other's order: %v", c)
+	}
+}
+
+// TestNotUnderstood: a query that passes the filter but has no word GloVe knows gets a
+// message naming the supported languages, not the encoder's internal text.
+func TestNotUnderstood(t *testing.T) {
+	enc, err := textenc.Encoders.Open("glove-mean")
+	if err != nil {
+		t.Skip(err)
+	}
+	img := make([]float32, enc.Dim())
+	img[0] = 1
+	s := &Searcher{Paths: []string{"a.jpg"}, Scorer: &CosineScorer{Label: "glove", Text: enc, Images: [][]float32{img}}}
+	_, err = s.Search("собака в воде", 1)
+	var nu *NotUnderstoodError
+	if !errors.As(err, &nu) || !errors.Is(err, textenc.ErrNoWords) ||
+		err.Error() != `the search does not understand "собака в воде": it knows none of its words; describe the scene in English, e.g. "two dogs running through shallow water"` {
+		t.Errorf("Russian query with GloVe: %v", err)
+	}
+	if ans, err := s.Search("a dog in the water", 1); err != nil || len(ans.Results) != 1 {
+		t.Errorf("English query: %+v, %v", ans, err)
+	}
+}
+
+func TestRankMatchesSearch(t *testing.T) {
+	s := searcher()
+	s.Hidden = []bool{false, true, false, false}
+	ans, _ := s.Search("dog water run", 4)
+	for _, r := range ans.Results {
+		if rank, blocked, err := s.Rank("dog water run", r.Path); err != nil || blocked || rank != r.Rank {
+			t.Errorf("Rank(%s) = %d %v %v, Search ranked it %d", r.Path, rank, blocked, err, r.Rank)
+		}
+	}
+	if rank, _, err := s.Rank("dog water run", "dog_grass.jpg"); err != nil || rank != 0 {
+		t.Errorf("hidden photo ranked %d, %v", rank, err)
+	}
+	if _, blocked, _ := s.Rank("a boy with a dog", "dog_water.jpg"); !blocked {
+		t.Error("Rank of a blocked query not blocked")
+	}
+	if _, _, err := s.Rank("dog", "absent.jpg"); err == nil {
+		t.Error("Rank of a photo not in the index")
 	}
 }
