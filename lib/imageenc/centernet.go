@@ -2,10 +2,11 @@ package imageenc
 
 import (
 	"container/heap"
-	"encoding/json"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"image"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -91,17 +92,22 @@ type CenterNetOutputs struct {
 }
 
 // CenterNetBatchSize is the number of images per forward pass (one compiled graph; a last
-// partial batch is padded).
-var CenterNetBatchSize = 4
+// partial batch is padded), and CenterNetWorkers the number of passes run at once (the Go
+// backend runs most of one pass on one core).
+var (
+	CenterNetBatchSize = 1
+	CenterNetWorkers   = runtime.GOMAXPROCS(0)
+)
 
-// CenterNet runs human's CenterNet. It is safe for concurrent use (calls are serialised).
+// CenterNet runs human's CenterNet. It is safe for concurrent use.
 type CenterNet struct {
 	model   *tfjs.GraphModel
 	backend compute.Backend
 	stride  float32 // input pixels per heatmap cell (4)
 
-	mu    sync.Mutex
-	execs map[int]*Exec // by batch size
+	execOnce sync.Once
+	exec     *Exec // compiles one graph per batch size
+	execErr  error
 }
 
 var (
@@ -146,7 +152,7 @@ func NewCenterNet(m *tfjs.GraphModel, backend compute.Backend) (*CenterNet, erro
 	if !ok || len(scale.Float) != 1 || scale.Float[0] <= 0 {
 		return nil, fmt.Errorf("CenterNet graph model: no positive scalar %q (the decoding's heatmap stride)", cnDecodeScaleConst)
 	}
-	return &CenterNet{model: m, backend: backend, stride: scale.Float[0], execs: map[int]*Exec{}}, nil
+	return &CenterNet{model: m, backend: backend, stride: scale.Float[0]}, nil
 }
 
 // PreprocessCenterNet returns the 512×512×3 input human feeds CenterNet for img (HWC,
@@ -388,7 +394,8 @@ func (b *cnBuilder) eval(n *tfjs.Node) *Node {
 // resizeBilinearNode is tf.image.resizeBilinear(x, [oh, ow]) in TF's legacy mode (no align
 // corners, no half-pixel centres) for x [N, H, W, C], separable: rows, then columns, each
 // as two gathers and top + (bottom − top)·frac, the source coordinates in float32 as TF's
-// CPU kernel computes them.
+// CPU kernel computes them. GoMLX's Interpolate gives the same values
+// (TestResizeBilinearNodeMatchesInterpolate) about 6× slower on the Go backend.
 func resizeBilinearNode(x *Node, oh, ow int) *Node {
 	g := x.Graph()
 	dims := x.Shape().Dimensions
@@ -426,22 +433,17 @@ func resizeBilinearNode(x *Node, oh, ow int) *Node {
 	return Reshape(cols, n, oh, ow, c)
 }
 
-// exec returns the compiled forward pass for batch n: class presence [n, 80], the heatmap
-// [n, 128, 128, 80], tower_0/wh [n, 128, 128, 4] and the pooled feature [n, 480].
-func (cn *CenterNet) exec(n int) (*Exec, error) {
-	if e, ok := cn.execs[n]; ok {
-		return e, nil
-	}
-	e, err := NewExec(cn.backend, func(x *Node) []*Node {
-		b := &cnBuilder{m: cn.model, input: x, memo: map[string]*Node{}}
-		keypoints := b.value(cnKeypointsNode)
-		return []*Node{ReduceMax(keypoints, 1, 2), keypoints, b.value(cnWHNode), ReduceMean(b.value(cnPoolNode), 1, 2)}
+// forwardExec returns the forward pass for a batch of n: class presence [n, 80], the
+// heatmap [n, 128, 128, 80], tower_0/wh [n, 128, 128, 4] and the pooled feature [n, 480].
+func (cn *CenterNet) forwardExec() (*Exec, error) {
+	cn.execOnce.Do(func() {
+		cn.exec, cn.execErr = NewExec(cn.backend, func(x *Node) []*Node {
+			b := &cnBuilder{m: cn.model, input: x, memo: map[string]*Node{}}
+			keypoints := b.value(cnKeypointsNode)
+			return []*Node{ReduceMax(keypoints, 1, 2), keypoints, b.value(cnWHNode), ReduceMean(b.value(cnPoolNode), 1, 2)}
+		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	cn.execs[n] = e
-	return e, nil
+	return cn.exec, cn.execErr
 }
 
 // Forward runs the network on n preprocessed images (n×512×512×3 values, HWC each, as
@@ -451,14 +453,12 @@ func (cn *CenterNet) Forward(input []float32, n int) (out *CenterNetOutputs, err
 	if n <= 0 || len(input) != n*size {
 		return nil, fmt.Errorf("CenterNet: %d input values, want %d×512×512×3", len(input), n)
 	}
-	cn.mu.Lock()
-	defer cn.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("CenterNet: %v", r)
 		}
 	}()
-	e, err := cn.exec(n)
+	e, err := cn.forwardExec()
 	if err != nil {
 		return nil, fmt.Errorf("CenterNet: %w", err)
 	}
@@ -493,27 +493,47 @@ func (cn *CenterNet) Forward(input []float32, n int) (out *CenterNetOutputs, err
 }
 
 // Run preprocesses the images (PreprocessCenterNet) and runs them CenterNetBatchSize at a
-// time; the last partial batch is padded so one compiled graph serves every batch.
+// time, CenterNetWorkers batches at once; the last partial batch is padded so one compiled
+// graph serves every batch.
 func (cn *CenterNet) Run(imgs []image.Image) (*CenterNetOutputs, error) {
-	out := &CenterNetOutputs{}
 	bs := max(1, CenterNetBatchSize)
 	const size = CenterNetSize * CenterNetSize * 3
-	for start := 0; start < len(imgs); start += bs {
-		batch := imgs[start:min(start+bs, len(imgs))]
-		input := make([]float32, bs*size)
-		for i, img := range batch {
-			if img == nil || img.Bounds().Empty() {
-				return nil, fmt.Errorf("CenterNet: image %d is empty", start+i)
+	for i, img := range imgs {
+		if img == nil || img.Bounds().Empty() {
+			return nil, fmt.Errorf("CenterNet: image %d is empty", i)
+		}
+	}
+	nb := (len(imgs) + bs - 1) / bs
+	results := make([]*CenterNetOutputs, nb)
+	errs := make([]error, nb)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(max(1, CenterNetWorkers), nb) {
+		wg.Go(func() {
+			for k := range next {
+				batch := imgs[k*bs : min((k+1)*bs, len(imgs))]
+				input := make([]float32, bs*size)
+				for i, img := range batch {
+					copy(input[i*size:], PreprocessCenterNet(img))
+				}
+				results[k], errs[k] = cn.Forward(input, bs)
 			}
-			copy(input[i*size:], PreprocessCenterNet(img))
+		})
+	}
+	for k := range nb {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	out := &CenterNetOutputs{}
+	for k, res := range results {
+		if errs[k] != nil {
+			return nil, errs[k]
 		}
-		res, err := cn.Forward(input, bs)
-		if err != nil {
-			return nil, err
-		}
-		out.Pool = append(out.Pool, res.Pool[:len(batch)]...)
-		out.Classes = append(out.Classes, res.Classes[:len(batch)]...)
-		out.Detections = append(out.Detections, res.Detections[:len(batch)]...)
+		n := min(bs, len(imgs)-k*bs)
+		out.Pool = append(out.Pool, res.Pool[:n]...)
+		out.Classes = append(out.Classes, res.Classes[:n]...)
+		out.Detections = append(out.Detections, res.Detections[:n]...)
 	}
 	return out, nil
 }
@@ -597,4 +617,67 @@ func decodeDetections(kp, wh []float32, h, w, c, k int, stride float32) []Detect
 		dets[j] = Detection{x*stride - o[0], y*stride - o[1], x*stride + o[2], y*stride + o[3], p.v, p.idx % c}
 	}
 	return dets
+}
+
+func init() {
+	for _, name := range []string{CenterNetPoolName, CenterNetClassesName} {
+		Encoders.Register(name, func() (Encoder, error) { return newCenterNetEncoder(name) })
+	}
+}
+
+// centerNetDims are the widths of the three outputs of one CenterNet pass.
+var centerNetDims = map[string]int{
+	CenterNetPoolName: centerNetPoolDim, CenterNetClassesName: centerNetClasses, centerNetDetectionsName: 6 * centerNetTopK,
+}
+
+// centerNetEncoder is one output of CenterNet as an Encoder; all three outputs (pooled
+// feature, class presence, detections) come from the same pass and are cached together
+// (see JointEncoder).
+type centerNetEncoder struct {
+	cn   *CenterNet
+	name string
+}
+
+func newCenterNetEncoder(name string) (*centerNetEncoder, error) {
+	cn, err := DefaultCenterNet()
+	if err != nil {
+		return nil, err
+	}
+	return &centerNetEncoder{cn: cn, name: name}, nil
+}
+
+func (e *centerNetEncoder) Name() string    { return e.name }
+func (e *centerNetEncoder) Weights() string { return "sha256:" + e.cn.model.SHA256 }
+func (e *centerNetEncoder) Version() string { return centerNetVersion }
+func (e *centerNetEncoder) Dim() int        { return centerNetDims[e.name] }
+
+func (e *centerNetEncoder) Embed(imgs []image.Image) ([][]float32, error) {
+	all, err := e.EmbedJoint(imgs)
+	if err != nil {
+		return nil, err
+	}
+	return all[e.name], nil
+}
+
+// Joint lists the three outputs of the shared pass.
+func (e *centerNetEncoder) Joint() []JointOutput {
+	return []JointOutput{
+		{CenterNetPoolName, centerNetPoolDim}, {CenterNetClassesName, centerNetClasses}, {centerNetDetectionsName, 6 * centerNetTopK},
+	}
+}
+
+// EmbedJoint runs the images once and returns every output by encoder name; the
+// detections are flattened as tower_0/detections rows (x1, y1, x2, y2, score, class).
+func (e *centerNetEncoder) EmbedJoint(imgs []image.Image) (map[string][][]float32, error) {
+	out, err := e.cn.Run(imgs)
+	if err != nil {
+		return nil, err
+	}
+	dets := make([][]float32, len(out.Detections))
+	for i, ds := range out.Detections {
+		for _, d := range ds {
+			dets[i] = append(dets[i], d.X1, d.Y1, d.X2, d.Y2, d.Score, float32(d.Class))
+		}
+	}
+	return map[string][][]float32{CenterNetPoolName: out.Pool, CenterNetClassesName: out.Classes, centerNetDetectionsName: dets}, nil
 }
