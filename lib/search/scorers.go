@@ -57,27 +57,40 @@ func (c *CosineScorer) Score(query string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Project != nil {
-		if t, err = c.Project(t); err != nil {
-			return nil, err
-		}
-		if t, err = features.Normalize(t); err != nil {
-			return nil, err
-		}
+	if t, err = c.project(t); err != nil {
+		return nil, err
 	}
 	out := make([]float32, len(c.Images))
 	for i, v := range c.Images {
 		if len(v) != len(t) {
 			return nil, fmt.Errorf("photo %d has %d dims, query %d", i, len(v), len(t))
 		}
-		var s float32
-		for j := range v {
-			s += v[j] * t[j]
-		}
-		out[i] = s
+		out[i] = dot32(v, t)
 	}
 	return out, nil
 }
+
+// project maps a normalised text embedding into the photos' space, normalised.
+func (c *CosineScorer) project(t []float32) ([]float32, error) {
+	if c.Project == nil {
+		return t, nil
+	}
+	t, err := c.Project(t)
+	if err != nil {
+		return nil, err
+	}
+	return features.Normalize(t)
+}
+
+func dot32(a, b []float32) float32 {
+	var s float32
+	for j := range a {
+		s += a[j] * b[j]
+	}
+	return s
+}
+
+func nan32() float32 { return float32(math.NaN()) }
 
 func embedQuery(enc textenc.Encoder, query string) ([]float32, error) {
 	vecs, err := enc.Embed([]string{query})

@@ -84,7 +84,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	shown, first, summary := count("#results li"), text("#results li .meta"), text("#summary")
-	if shown != 3 || loaded != 3 || !strings.Contains(first, "dog_water") || !strings.Contains(first, "2.000") {
+	if shown != 3 || loaded != 3 || !strings.Contains(first, "dog_water") || !strings.Contains(first, "2.000") || !strings.Contains(first, "why: dog, water") {
 		t.Errorf("typed query: %d results shown, %d photos loaded, first %q", shown, loaded, first)
 	}
 	if !strings.Contains(summary, "3 photos for “dog water”") {

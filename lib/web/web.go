@@ -158,6 +158,8 @@ func fail(w http.ResponseWriter, status int, format string, args ...any) {
 type Request struct {
 	Query string `json:"q"`
 	K     int    `json:"k"`
+	// Explain asks for each result's Why (the query words that matter most for it).
+	Explain bool `json:"explain"`
 }
 
 // parseRequest reads a search request, or says what is wrong with it.
@@ -167,8 +169,8 @@ func parseRequest(w http.ResponseWriter, r *http.Request) (Request, int, error) 
 	case http.MethodGet, http.MethodHead:
 		q := r.URL.Query()
 		for name := range q {
-			if name != "q" && name != "k" {
-				return req, http.StatusBadRequest, fmt.Errorf("unknown parameter %q (want q and k)", name)
+			if name != "q" && name != "k" && name != "explain" {
+				return req, http.StatusBadRequest, fmt.Errorf("unknown parameter %q (want q, k and explain)", name)
 			}
 		}
 		if len(q["q"]) != 1 {
@@ -183,6 +185,13 @@ func parseRequest(w http.ResponseWriter, r *http.Request) (Request, int, error) 
 				return req, http.StatusBadRequest, fmt.Errorf("k = %q is not a whole number", ks[0])
 			}
 			req.K = k
+		}
+		if e := q["explain"]; len(e) > 0 {
+			b, err := strconv.ParseBool(e[0])
+			if err != nil || len(e) > 1 {
+				return req, http.StatusBadRequest, fmt.Errorf("explain = %q: want one of 1, 0, true, false", strings.Join(e, ","))
+			}
+			req.Explain = b
 		}
 	case http.MethodPost:
 		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
@@ -240,6 +249,9 @@ func (srv *Server) search(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer func() { <-srv.slots }()
 		ans, err := srv.s.Search(req.Query, req.K)
+		if err == nil && req.Explain {
+			err = srv.s.Explain(&ans)
+		}
 		done <- result{ans, err}
 	}()
 	var res result

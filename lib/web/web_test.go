@@ -51,6 +51,18 @@ func (w *wordScorer) Score(q string) ([]float32, error) {
 	return out, nil
 }
 
+// ScorePart makes wordScorer explainable (search.PartScorer).
+func (w *wordScorer) ScorePart(queries []string, photos []int) ([][]float32, error) {
+	out := make([][]float32, len(queries))
+	for i, q := range queries {
+		all, _ := w.Score(q)
+		for _, p := range photos {
+			out[i] = append(out[i], all[p])
+		}
+	}
+	return out, nil
+}
+
 // fixture writes small PNG photos named for what they "show" and returns a searcher
 // over them.
 func fixture(t testing.TB) (*search.Searcher, *wordScorer) {
@@ -133,6 +145,16 @@ func TestSearchAPI(t *testing.T) {
 	if r2, err := http.DefaultClient.Do(req); err != nil || r2.StatusCode != http.StatusNotModified {
 		t.Errorf("revalidation: %v %v", r2.StatusCode, err)
 	}
+	if strings.Contains(string(body), `"why"`) {
+		t.Errorf("explanations without explain=1: %s", body)
+	}
+	// explain=1: each result says which query words it matched.
+	_, ebody := get(t, ts.URL+"/api/search?q="+url.QueryEscape("dog water run")+"&k=2&explain=1")
+	var explained search.Answer
+	json.Unmarshal(ebody, &explained)
+	if len(explained.Results) != 2 || strings.Join(explained.Results[0].Why, " ") != "dog water run" || strings.Join(explained.Results[1].Why, " ") != "dog water" {
+		t.Errorf("explained answer %s", ebody)
+	}
 	// POST with a JSON body answers the same.
 	pres, err := http.Post(ts.URL+"/api/search", "application/json", strings.NewReader(`{"q": "dog water run", "k": 2}`))
 	if err != nil {
@@ -177,6 +199,7 @@ func TestAPIErrors(t *testing.T) {
 		{"GET", "/api/search?q=dog&k=ten", "", "", 400, `k = "ten" is not a whole number`},
 		{"GET", "/api/search?q=dog&k=1&k=2", "", "", 400, "want at most one k parameter"},
 		{"GET", "/api/search?q=dog&sort=asc", "", "", 400, `unknown parameter "sort"`},
+		{"GET", "/api/search?q=dog&explain=maybe", "", "", 400, `explain = "maybe": want one of 1, 0, true, false`},
 		{"GET", "/api/search?q=" + url.QueryEscape(long), "", "", 400, "query is 1200 characters long; the limit is 1000"},
 		{"GET", "/api/search?q=dog%FF", "", "", 400, "query is not valid UTF-8 text"},
 		{"DELETE", "/api/search?q=dog", "", "", 405, "use GET or POST"},

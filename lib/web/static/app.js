@@ -15,7 +15,7 @@ async function search(ev) {
   $("results").replaceChildren();
   let res, body;
   try {
-    res = await fetch("/api/search?" + new URLSearchParams({ q, k }));
+    res = await fetch("/api/search?" + new URLSearchParams({ q, k, explain: 1 }));
     body = await res.json();
   } catch (err) {
     show($("message"), "The search could not be reached: " + err);
