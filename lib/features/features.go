@@ -19,8 +19,8 @@ import (
 // are the original study's and need `make models-onnx`; where their files are missing
 // they are reported as unavailable and the offline encoders carry the study.
 var (
-	ImageEncoders = []string{"resnet50", "inception-mixed5", "inception-pool"}
-	TextEncoders  = []string{"minilm", "glove-mean", "glove-sif"}
+	ImageEncoders = []string{"resnet50", "inception-mixed5", "inception-pool", "centernet-pool", "centernet-classes"}
+	TextEncoders  = []string{"minilm", "glove-mean", "glove-sif", "use"}
 )
 
 // Table maps keys (a photo's file name, or a text) to one encoder's L2-normalised vectors.
