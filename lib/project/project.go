@@ -108,3 +108,29 @@ func ResultsDir() string {
 const ResultsEnv = "WITH_SENSE_RESULTS"
 
 func CacheDir() string { return Path("data", "cache") }
+
+// TrainedEnv redirects TrainedDir, so that a test can train models without replacing the
+// ones the search uses.
+const TrainedEnv = "WITH_SENSE_TRAINED"
+
+// TrainedDir holds the models the study trains (models/ unless $WITH_SENSE_TRAINED is set):
+// mlp/, retrieval/ and the search's configuration.
+func TrainedDir() string {
+	if dir := os.Getenv(TrainedEnv); dir != "" {
+		return dir
+	}
+	return ModelsDir()
+}
+
+// StudyCacheEnv redirects StudyCacheDir (tests of the study's reproducibility start from an
+// empty one).
+const StudyCacheEnv = "WITH_SENSE_STUDY_CACHE"
+
+// StudyCacheDir holds the study's cached results (data/cache/study unless
+// $WITH_SENSE_STUDY_CACHE is set).
+func StudyCacheDir() string {
+	if dir := os.Getenv(StudyCacheEnv); dir != "" {
+		return dir
+	}
+	return filepath.Join(CacheDir(), "study")
+}

@@ -25,7 +25,7 @@ type MLPInfo struct {
 }
 
 // MLPDir is where an MLP named name is saved: models/mlp/<name>/.
-func MLPDir(name string) string { return filepath.Join(project.ModelsDir(), "mlp", name) }
+func MLPDir(name string) string { return filepath.Join(project.TrainedDir(), "mlp", name) }
 
 // Save writes the trained MLP to dir (MLPDir(m.Name()) if dir is empty) as a GoMLX
 // checkpoint plus MLPInfoFile. The folder is written beside the target and renamed over

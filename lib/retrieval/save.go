@@ -27,7 +27,7 @@ type Info struct {
 }
 
 // Dir is where a model named name is saved: models/retrieval/<name>/.
-func Dir(name string) string { return filepath.Join(project.ModelsDir(), "retrieval", name) }
+func Dir(name string) string { return filepath.Join(project.TrainedDir(), "retrieval", name) }
 
 // Save writes the model to dir (Dir(m.Name) if dir is empty) as a GoMLX checkpoint plus
 // InfoFile, atomically (train.SaveStore): a reader never sees half a model.

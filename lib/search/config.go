@@ -35,7 +35,7 @@ type Config struct {
 }
 
 // ConfigPath is where the study leaves the search's configuration.
-func ConfigPath() string { return filepath.Join(project.ModelsDir(), "search.json") }
+func ConfigPath() string { return filepath.Join(project.TrainedDir(), "search.json") }
 
 // WriteConfig records the search's configuration at ConfigPath.
 func WriteConfig(c Config) error { return WriteConfigFile(ConfigPath(), c) }

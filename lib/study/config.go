@@ -16,10 +16,20 @@ type Config struct {
 	// RetrievalValidPhotos is how many of the seed split's validation photos, with their
 	// five Flickr8k captions each, the search's choices are made on (the test pool has 100).
 	RetrievalValidPhotos int `json:"retrieval_valid_photos"`
+	// Texts and Images are the encoders whose pairs the models are compared on;
+	// TwoTowerTexts and TwoTowerImages the two-tower's candidates (unavailable ones are
+	// left out, with the reason).
+	Texts          []string `json:"texts"`
+	Images         []string `json:"images"`
+	TwoTowerTexts  []string `json:"two_tower_texts"`
+	TwoTowerImages []string `json:"two_tower_images"`
 }
 
 // DefaultConfig returns the study's defaults.
-func DefaultConfig() Config { return Config{Seeds: 5, RetrievalValidPhotos: 100} }
+func DefaultConfig() Config {
+	return Config{Seeds: 5, RetrievalValidPhotos: 100, Texts: ModelTexts, Images: ModelImages,
+		TwoTowerTexts: TwoTowerTexts, TwoTowerImages: TwoTowerImages}
+}
 
 // Run is a run's settings: the study's Config and every assignment given (lib/settings),
 // which the models read for their own sections.
@@ -40,6 +50,11 @@ func CurrentRun() (Run, error) {
 	}
 	if r.Config.Seeds < 1 || r.Config.Seeds > 50 {
 		return r, fmt.Errorf("setting study.seeds=%d: want 1 to 50", r.Config.Seeds)
+	}
+	for _, l := range [][]string{r.Config.Texts, r.Config.Images, r.Config.TwoTowerTexts, r.Config.TwoTowerImages} {
+		if len(l) == 0 {
+			return r, fmt.Errorf("settings: an encoder list of the study is empty (%+v)", r.Config)
+		}
 	}
 	if r.Config.RetrievalValidPhotos < 10 {
 		return r, fmt.Errorf("setting study.retrieval_valid_photos=%d: want at least 10", r.Config.RetrievalValidPhotos)

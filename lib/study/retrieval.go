@@ -219,8 +219,8 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		model    *retrieval.Model
 	}
 	var trials []*trial
-	for _, tn := range TwoTowerTexts {
-		for _, im := range TwoTowerImages {
+	for _, tn := range in.Run.Config.TwoTowerTexts {
+		for _, im := range in.Run.Config.TwoTowerImages {
 			img, err1 := features.ImageTable(im, c.AllPhotos())
 			txt, err2 := features.TextTable(tn, texts)
 			if err1 != nil || err2 != nil {
@@ -230,7 +230,7 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		}
 	}
 	if len(trials) == 0 {
-		return nil, fmt.Errorf("no two-tower encoders available (image %v, text %v)", TwoTowerImages, TwoTowerTexts)
+		return nil, fmt.Errorf("no two-tower encoders available (image %v, text %v)", in.Run.Config.TwoTowerImages, in.Run.Config.TwoTowerTexts)
 	}
 	bar := progress.New("two-tower encoders on validation", len(trials))
 	err = parallel(len(trials), func(i int) error {

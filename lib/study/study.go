@@ -67,12 +67,12 @@ func Load() (*Inputs, error) {
 	}
 	in := &Inputs{Course: c, Samples: samples, Run: run}
 	var missT, missI []features.Unavailable
-	in.Texts, missT, err = features.Tables(ModelTexts, func(n string) (*features.Table, error) { return features.TextTable(n, texts) })
+	in.Texts, missT, err = features.Tables(run.Config.Texts, func(n string) (*features.Table, error) { return features.TextTable(n, texts) })
 	if err != nil {
 		return nil, err
 	}
 	photos := c.AllPhotos()
-	in.Images, missI, err = features.Tables(ModelImages, func(n string) (*features.Table, error) { return features.ImageTable(n, photos) })
+	in.Images, missI, err = features.Tables(run.Config.Images, func(n string) (*features.Table, error) { return features.ImageTable(n, photos) })
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func key(in *Inputs, step string, files, pkgs []string, after ...string) (string
 
 // cached returns the value stored under name-key, or computes, stores and returns it.
 func cached[T any](name, key string, compute func() (T, error)) (T, error) {
-	path := filepath.Join(project.CacheDir(), "study", name+"-"+key+".json")
+	path := filepath.Join(project.StudyCacheDir(), name+"-"+key+".json")
 	var v T
 	if b, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(b, &v); err == nil {
