@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/features"
@@ -13,9 +14,13 @@ import (
 // oofFixture returns synthetic photos (5 captions each) as feature tables and pairs, and
 // as expert samples each photo with its own caption 0 and with caption 0 of the next photo.
 func oofFixture(photos int) ([]dataset.Sample, *Pairs, *features.Table, *features.Table) {
-	img, text, of := synthetic(photos, 5, 32, 16, 0.5, 10)
-	it := &features.Table{Encoder: "img", Dim: 32, Vecs: map[string][]float32{}}
-	tt := &features.Table{Encoder: "txt", Dim: 16, Vecs: map[string][]float32{}}
+	return oofTables(synthetic(photos, 5, 32, 16, 0.5, 10))
+}
+
+// oofTables turns synthetic features into the tables, pairs and samples of oofFixture.
+func oofTables(img, text [][]float32, of []int) ([]dataset.Sample, *Pairs, *features.Table, *features.Table) {
+	it := &features.Table{Encoder: "img", Dim: len(img[0]), Vecs: map[string][]float32{}}
+	tt := &features.Table{Encoder: "txt", Dim: len(text[0]), Vecs: map[string][]float32{}}
 	p := &Pairs{}
 	for i, v := range img {
 		name := fmt.Sprintf("p%03d.jpg", i)
@@ -84,5 +89,30 @@ func TestOutOfFoldDeterministic(t *testing.T) {
 		if math.Float32bits(seq[i]) != math.Float32bits(par[i]) {
 			t.Fatalf("sample %d: %v with folds one at a time, %v with folds at once", i, seq[i], par[i])
 		}
+	}
+}
+
+// BenchmarkOutOfFold times the five folds of OutOfFold with DefaultSettings on data of
+// the course's shape (1,000 photos × 768, five captions each × 100; benchOOFEpochs
+// epochs a fold), folds one per core at once, and reports the speed-up over the same
+// folds one after the other, measured in the same run.
+func BenchmarkOutOfFold(b *testing.B) {
+	const benchOOFEpochs = 5
+	img, text, of := synthetic(1000, 5, 768, 100, 0.7, 5)
+	samples, p, it, tt := oofTables(img, text, of)
+	s := DefaultSettings()
+	s.Epochs = benchOOFEpochs
+	for b.Loop() {
+		start := time.Now()
+		if _, err := outOfFold(samples, p, it, tt, s, 1); err != nil {
+			b.Fatal(err)
+		}
+		seq := time.Since(start)
+		start = time.Now()
+		if _, err := outOfFold(samples, p, it, tt, s, 0); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(seq.Seconds()/time.Since(start).Seconds(), "x-speedup")
+		b.ReportMetric(seq.Seconds(), "s-sequential")
 	}
 }

@@ -99,15 +99,17 @@ func Paths(store *model.Store) map[string]bool {
 	return out
 }
 
-// Missing returns the first model variable of store not in loaded (Paths of the store as
-// read from a checkpoint), "" if none: a weight the model needed and initialised at random.
+// Missing returns the first (by path) model variable of store not in loaded (Paths of the
+// store as read from a checkpoint), "" if none: a weight the model needed and initialised
+// at random.
 func (s Scopes) Missing(store *model.Store, loaded map[string]bool) string {
+	first := ""
 	for v := range store.IterVariables() {
-		if s.Holds(v.Path()) && !loaded[v.Path()] {
-			return v.Path()
+		if p := v.Path(); s.Holds(p) && !loaded[p] && (first == "" || p < first) {
+			first = p
 		}
 	}
-	return ""
+	return first
 }
 
 // SaveStore writes a GoMLX model store to dir as a checkpoint, with info as JSON in
@@ -142,6 +144,9 @@ func SaveStore(dir string, store *model.Store, infoFile string, info any) (err e
 	if err := h.Save(); err != nil {
 		return fmt.Errorf("checkpoint in %s: %w", tmp, err)
 	}
+	if err := fixCheckpointName(tmp); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
@@ -168,6 +173,29 @@ func SaveStore(dir string, store *model.Store, infoFile string, info any) (err e
 	}
 	if old != "" {
 		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+// checkpointName replaces the base name GoMLX gives a checkpoint's files (which holds the
+// time of saving), so that the same model saves to the same bytes under the same names.
+// It keeps GoMLX's "checkpoint-n<count>-" prefix, by which its loader finds them.
+const checkpointName = "checkpoint-n0000000-model"
+
+// fixCheckpointName renames the one checkpoint (.json and .bin) in dir to checkpointName.
+func fixCheckpointName(dir string) error {
+	jsons, err := filepath.Glob(filepath.Join(dir, "checkpoint-*.json"))
+	if err != nil {
+		return err
+	}
+	if len(jsons) != 1 {
+		return fmt.Errorf("checkpoint in %s: %d checkpoint-*.json files, want 1", dir, len(jsons))
+	}
+	base := strings.TrimSuffix(jsons[0], ".json")
+	for _, ext := range []string{".json", ".bin"} {
+		if err := os.Rename(base+ext, filepath.Join(dir, checkpointName+ext)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

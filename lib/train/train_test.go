@@ -3,12 +3,15 @@ package train
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -203,18 +206,46 @@ func TestEach(t *testing.T) {
 	}
 }
 
-// TestSaveLoadStore checks a checkpoint round-trips variables and info, and that a
-// second save replaces the first.
+// TestSaveLoadStore checks a checkpoint round-trips variables and info, that a second
+// save replaces the first, and that the same training saves the same files, byte for
+// byte, whenever it runs.
 func TestSaveLoadStore(t *testing.T) {
-	run, store := linearRun(t, []float64{1, 2}, 0)
-	if _, _, err := run.Fit(); err != nil {
-		t.Fatal(err)
-	}
+	var files [2]map[string]string
+	var store *model.Store
 	dir := filepath.Join(t.TempDir(), "m")
-	for _, note := range []string{"first", "second"} {
-		if err := SaveStore(dir, store, "info.json", map[string]string{"note": note}); err != nil {
+	for i, note := range []string{"first", "second"} {
+		if i == 1 {
+			time.Sleep(time.Second) // GoMLX names checkpoints by the second they are saved
+		}
+		var run Run[[]float32]
+		run, store = linearRun(t, []float64{1, 2}, 0)
+		if _, _, err := run.Fit(); err != nil {
 			t.Fatal(err)
 		}
+		d := filepath.Join(t.TempDir(), note)
+		for _, to := range []string{d, dir} {
+			if err := SaveStore(to, store, "info.json", map[string]string{"note": "same"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = map[string]string{}
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(d, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[i][e.Name()] = string(b)
+		}
+	}
+	if !maps.Equal(files[0], files[1]) || len(files[0]) != 3 {
+		t.Errorf("two trainings saved different files: %v and %v", slices.Sorted(maps.Keys(files[0])), slices.Sorted(maps.Keys(files[1])))
+	}
+	if err := SaveStore(dir, store, "info.json", map[string]string{"note": "second"}); err != nil {
+		t.Fatal(err)
 	}
 	var info map[string]string
 	back, err := LoadStore(dir, "info.json", &info)
