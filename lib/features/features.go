@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/withsense/withsense/lib/imageenc"
+	"github.com/withsense/withsense/lib/project"
 	"github.com/withsense/withsense/lib/textenc"
 )
 
@@ -31,7 +32,8 @@ type Table struct {
 	Vecs    map[string][]float32
 }
 
-// Unavailable records an encoder that could not be opened and why.
+// Unavailable records an encoder that could not be opened and why (paths below the project
+// relative to its root, so reports name no machine's folders).
 type Unavailable struct {
 	Encoder string `json:"encoder"`
 	Reason  string `json:"reason"`
@@ -148,7 +150,7 @@ func Tables(names []string, open func(string) (*Table, error)) ([]*Table, []Unav
 	for _, n := range names {
 		t, err := open(n)
 		if err != nil {
-			missing = append(missing, Unavailable{n, err.Error()})
+			missing = append(missing, Unavailable{n, project.Relative(err.Error())})
 			continue
 		}
 		tables = append(tables, t)

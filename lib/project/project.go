@@ -134,3 +134,14 @@ func StudyCacheDir() string {
 	}
 	return filepath.Join(CacheDir(), "study")
 }
+
+// Relative rewrites the project root's absolute path in a message as relative paths
+// ("models/onnx/x" instead of "/home/me/withsense/models/onnx/x"), so that what a report
+// shows names no machine's folders.
+func Relative(msg string) string {
+	root, err := Root()
+	if err != nil || root == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, root+string(filepath.Separator), "")
+}
