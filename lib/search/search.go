@@ -124,25 +124,44 @@ func (s *Searcher) Search(query string, k int) (Answer, error) {
 // same filter, guard, scorer and tie order), 0 if the guard hides it; blocked reports a
 // query the filter blocks (rank 0 then).
 func (s *Searcher) Rank(query, path string) (rank int, blocked bool, err error) {
+	return s.rankOf(query, path, false)
+}
+
+// RankUnfiltered is Rank for evaluation on every query: a query the filter blocks is
+// ranked as if it were allowed (blocked still says so). Search never does this; it
+// measures the models on the queries the product refuses to answer.
+func (s *Searcher) RankUnfiltered(query, path string) (rank int, blocked bool, err error) {
+	return s.rankOf(query, path, true)
+}
+
+func (s *Searcher) rankOf(query, path string, unfiltered bool) (rank int, blocked bool, err error) {
 	target := slices.Index(s.Paths, path)
 	if target < 0 {
 		return 0, false, fmt.Errorf("photo %s is not in the index", path)
 	}
-	ans, scores, order, err := s.rank(query)
-	if err != nil || ans.Blocked {
+	ans, scores, order, err := s.score(query, unfiltered)
+	if err != nil {
 		return 0, ans.Blocked, err
+	}
+	if ans.Blocked && !unfiltered {
+		return 0, true, nil
 	}
 	for r, i := range TopK(scores, order, len(order)) {
 		if i == target {
-			return r + 1, false, nil
+			return r + 1, ans.Blocked, nil
 		}
 	}
-	return 0, false, nil
+	return 0, ans.Blocked, nil
 }
 
 // rank checks and filters the query and scores every photo: the answer so far, the
 // scores and the photos the guard lets through (nil for a blocked query).
 func (s *Searcher) rank(query string) (Answer, []float32, []int, error) {
+	return s.score(query, false)
+}
+
+// score is rank; with unfiltered, a blocked query is scored too (evaluation only).
+func (s *Searcher) score(query string, unfiltered bool) (Answer, []float32, []int, error) {
 	q, err := CheckQuery(query)
 	if err != nil {
 		return Answer{}, nil, nil, err
@@ -150,7 +169,9 @@ func (s *Searcher) rank(query string) (Answer, []float32, []int, error) {
 	ans := Answer{Query: q, Scorer: s.Scorer.Name(), Results: []Result{}}
 	if blocked, word := Blocked(q); blocked {
 		ans.Blocked, ans.Notice, ans.Word = true, Notice, word
-		return ans, nil, nil, nil
+		if !unfiltered {
+			return ans, nil, nil, nil
+		}
 	}
 	scores, err := s.Scorer.Score(q)
 	if errors.Is(err, textenc.ErrNoWords) {

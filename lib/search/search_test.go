@@ -162,8 +162,17 @@ func TestRankMatchesSearch(t *testing.T) {
 	if rank, _, err := s.Rank("dog water run", "dog_grass.jpg"); err != nil || rank != 0 {
 		t.Errorf("hidden photo ranked %d, %v", rank, err)
 	}
-	if _, blocked, _ := s.Rank("a boy with a dog", "dog_water.jpg"); !blocked {
-		t.Error("Rank of a blocked query not blocked")
+	if rank, blocked, _ := s.Rank("a boy with a dog", "dog_water.jpg"); !blocked || rank != 0 {
+		t.Errorf("Rank of a blocked query: %d, blocked %v", rank, blocked)
+	}
+	// Unfiltered, a blocked query is ranked as its words without the blocked one would be
+	// scored: the same scorer, guard and ties.
+	want, _, _ := s.Rank("a dog", "dog_water.jpg")
+	scores, _ := s.Scorer.Score("a boy with a dog")
+	if rank, blocked, err := s.RankUnfiltered("a boy with a dog", "dog_water.jpg"); err != nil || !blocked || rank < 1 || want < 1 {
+		t.Errorf("RankUnfiltered of a blocked query: %d, blocked %v, %v", rank, blocked, err)
+	} else if order := TopK(scores, []int{0, 2, 3}, 3); s.Paths[order[rank-1]] != "dog_water.jpg" {
+		t.Errorf("RankUnfiltered gave rank %d, the scorer's order is %v", rank, order)
 	}
 	if _, _, err := s.Rank("dog", "absent.jpg"); err == nil {
 		t.Error("Rank of a photo not in the index")

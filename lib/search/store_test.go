@@ -73,7 +73,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-func encodePNG(t *testing.T, img image.Image) []byte {
+func encodePNG(t testing.TB, img image.Image) []byte {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func encodePNG(t *testing.T, img image.Image) []byte {
 	return buf.Bytes()
 }
 
-func encodeJPEG(t *testing.T, img image.Image) []byte {
+func encodeJPEG(t testing.TB, img image.Image) []byte {
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func withOrientation(jpg []byte, o uint16) []byte {
 }
 
 // bombPNG is a valid 1×1 PNG whose header claims w×h pixels.
-func bombPNG(t *testing.T, w, h uint32) []byte {
+func bombPNG(t testing.TB, w, h uint32) []byte {
 	data := encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1)))
 	ihdr := data[8+8 : 8+8+13] // after the signature, the IHDR length and type
 	binary.BigEndian.PutUint32(ihdr[0:], w)
@@ -120,7 +120,7 @@ func bombPNG(t *testing.T, w, h uint32) []byte {
 
 func truncate(b []byte) []byte { return b[:len(b)/2] }
 
-func gifBytes(t *testing.T) []byte {
+func gifBytes(t testing.TB) []byte {
 	var buf bytes.Buffer
 	pal := image.NewPaletted(image.Rect(0, 0, 6, 4), []color.Color{color.RGBA{0, 255, 0, 255}})
 	if err := gif.Encode(&buf, pal, nil); err != nil {
