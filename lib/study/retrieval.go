@@ -63,8 +63,9 @@ type EncoderTrial struct {
 }
 
 // VariantResult is one search variant on a set of queries: over those the content filter
-// lets through (allowed: the search's own answers) and over all of them, where a blocked
-// query counts as a miss (rank 0, "not found").
+// lets through (allowed: the search's own answers) and over all of them, blocked ones ranked
+// as if allowed (search.Searcher.RankUnfiltered: the models' quality on every query, as
+// EVALUATION.md's references are measured).
 type VariantResult struct {
 	Variant string    `json:"variant"`
 	Allowed RankStats `json:"allowed"`
@@ -110,8 +111,9 @@ type TestResult struct {
 	Allowed RankSpread  `json:"allowed"`
 	All     RankSpread  `json:"all"`
 	PerSeed []RankStats `json:"allowed_per_seed"`
-	// Ranks and Blocked are per test query (seed 0's model); rank 0: not returned. They go
-	// to results/test_ranks.csv, not to metrics.json.
+	// Ranks and Blocked are per test query (seed 0's model; blocked ones ranked as if
+	// allowed; rank 0: hidden by the guard). They go to results/test_ranks.csv, not to
+	// metrics.json.
 	Ranks   []int  `json:"ranks,omitempty"`
 	Blocked []bool `json:"blocked,omitempty"`
 }
@@ -377,7 +379,8 @@ func evaluateVariant(cfg search.Config, variant string, paths []string, queries 
 }
 
 // searchRanks opens the search over paths and returns each query's rank of its photo as
-// search.Searcher.Rank gives it (0: not returned), and whether the filter blocks it.
+// search.Searcher.Rank gives it (0: hidden by the guard; a blocked query ranked as if
+// allowed, RankUnfiltered), and whether the filter blocks it.
 func searchRanks(cfg search.Config, variant string, paths []string, queries []query) ([]int, []bool, error) {
 	s, err := search.OpenPhotos(cfg, paths, variant)
 	if err != nil {
@@ -385,7 +388,7 @@ func searchRanks(cfg search.Config, variant string, paths []string, queries []qu
 	}
 	ranks, blocked := make([]int, len(queries)), make([]bool, len(queries))
 	for i, q := range queries {
-		if ranks[i], blocked[i], err = s.Rank(q.text, q.photo); err != nil {
+		if ranks[i], blocked[i], err = s.RankUnfiltered(q.text, q.photo); err != nil {
 			return nil, nil, fmt.Errorf("query %q: %w", q.text, err)
 		}
 	}
@@ -445,8 +448,8 @@ func spread(per []RankStats) RankSpread {
 		MRR: pick(func(s RankStats) float64 { return s.MRR })}
 }
 
-// stats summarises ranks (0: not returned). Without all, blocked queries are left out;
-// with it, they count as misses.
+// stats summarises ranks (0: not returned, a miss). Without all, blocked queries are left
+// out.
 func stats(ranks []int, blocked []bool, all bool) (RankStats, error) {
 	const miss = 1 << 30 // a query whose photo is not returned ranks below every k
 	var kept []int

@@ -36,8 +36,7 @@ func TestStats(t *testing.T) {
 	if s, err := stats(ranks, []bool{true, true, true, true, true}, false); err != nil || s.Queries != 0 {
 		t.Errorf("all blocked: %+v %v", s, err)
 	}
-	// Over all queries, a query whose photo is not returned (rank 0: blocked, or hidden by
-	// the guard) is a miss.
+	// A query whose photo is not returned (rank 0: hidden by the guard) is a miss.
 	s, _ = stats([]int{0, 3, 12, 0, 5}, blocked, true)
 	if s.Queries != 5 || s.R1 != 0 || s.R5 != 0.4 || s.MedianRank != 12 {
 		t.Errorf("stats with misses %+v", s)

@@ -201,7 +201,7 @@ func TestTable(r *RetrievalReport) ([]string, [][]string) {
 	}
 	t := r.Test
 	return []string{"test queries (" + t.Variant + ")", "queries", "seeds", "R@1", "R@5", "R@10", "MRR"},
-		[][]string{row("allowed by the filter", t.Allowed), row("all (blocked = not found)", t.All)}
+		[][]string{row("allowed by the filter (what the search answers)", t.Allowed), row("all, blocked ones ranked as if allowed", t.All)}
 }
 
 // TwoTowerCurve is the learning curve of the chosen encoders' validation two-tower.
