@@ -35,8 +35,14 @@ func SVG(svg string, err error) {
 // HTML shows raw HTML (a gallery, a table).
 func HTML(html string) { gonbui.DisplayHTML(html) }
 
-// Markdown shows formatted text; args format it like fmt.Sprintf.
-func Markdown(format string, args ...any) { gonbui.DisplayMarkdown(fmt.Sprintf(format, args...)) }
+// Markdown shows formatted text; args format it like fmt.Sprintf. Without args the text is
+// shown as it is, so a paragraph lib has already formatted keeps its "%" signs.
+func Markdown(format string, args ...any) {
+	if len(args) > 0 {
+		format = fmt.Sprintf(format, args...)
+	}
+	gonbui.DisplayMarkdown(format)
+}
 
 // Table shows a header and rows.
 func Table(header []string, rows [][]string) { HTML(gallery.Table(header, rows)) }
