@@ -352,13 +352,12 @@ func (m *MLP) Fit(X [][]float32, y []float32, groups []string) (err error) {
 		},
 		BatchSize: s.BatchSize,
 		Fill: func(rows []int) train.Batch {
-			xb, yb := make([]float32, len(rows)*p), make([]float32, len(rows))
+			yb := make([]float32, len(rows))
 			for b, r := range rows {
-				copy(xb[b*p:(b+1)*p], X[r])
 				yb[b] = y[r]
 			}
 			return train.Batch{
-				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(xb, len(rows), p)},
+				Inputs: []*tensors.Tensor{train.RowsTensor(X, rows, p)},
 				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(yb, len(rows), 1)},
 			}
 		},

@@ -281,17 +281,12 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 		BatchSize: s.BatchSize,
 		Fill: func(pairs []int) train.Batch {
 			n := len(pairs)
-			imgBuf, txtBuf, photos := make([]float32, n*imgDim), make([]float32, n*textDim), make([]int, n)
+			photos := make([]int, n)
 			for b, t := range pairs {
 				photos[b] = imageOfText[t]
-				copy(imgBuf[b*imgDim:(b+1)*imgDim], imgFeats[photos[b]])
-				copy(txtBuf[b*textDim:(b+1)*textDim], textFeats[t])
 			}
 			return train.Batch{
-				Inputs: []*tensors.Tensor{
-					tensors.FromFlatDataAndDimensions(imgBuf, n, imgDim),
-					tensors.FromFlatDataAndDimensions(txtBuf, n, textDim),
-				},
+				Inputs: []*tensors.Tensor{train.RowsTensor(imgFeats, photos, imgDim), train.RowsTensor(textFeats, pairs, textDim)},
 				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(SamePhotoMask(photos), n, n)},
 			}
 		},

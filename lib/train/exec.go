@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -51,12 +54,7 @@ const applyChunk = 1024
 func Apply(exec *model.Exec, rows [][]float32, width int) ([]float32, error) {
 	var out []float32
 	for start := 0; start < len(rows); start += applyChunk {
-		chunk := rows[start:min(start+applyChunk, len(rows))]
-		buf := make([]float32, len(chunk)*width)
-		for i, r := range chunk {
-			copy(buf[i*width:], r)
-		}
-		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(buf, len(chunk), width))
+		res, err := exec.Exec(RowsTensor(rows[start:min(start+applyChunk, len(rows))], nil, width))
 		if err != nil {
 			return nil, err
 		}
@@ -69,6 +67,27 @@ func Apply(exec *model.Exec, rows [][]float32, width int) ([]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+// RowsTensor returns the tensor [len(idx), width] of the rows src[idx[0]], src[idx[1]], …
+// (every row of src in order if idx is nil), copied once, straight into the tensor. Rows
+// must have width values.
+func RowsTensor(src [][]float32, idx []int, width int) *tensors.Tensor {
+	n := len(idx)
+	if idx == nil {
+		n = len(src)
+	}
+	t := tensors.FromShape(shapes.Make(dtypes.Float32, n, width))
+	tensors.MustMutableFlatData(t, func(flat []float32) {
+		for i := range n {
+			r := i
+			if idx != nil {
+				r = idx[i]
+			}
+			copy(flat[i*width:(i+1)*width], src[r])
+		}
+	})
+	return t
 }
 
 // Scalar returns the value of a scalar float tensor (NaN for another kind).
