@@ -6,10 +6,13 @@
 // and an optional live curve in GoNB. Beside it: the standardiser and dropout the models'
 // graphs use, a cache of compiled graphs, chunked inference and atomic checkpoints.
 //
-// Training is deterministic: the weights are drawn from the store's seed (NewStore), the
-// batches from the model's own seeded order, and the Go backend's parallel kernels split
-// work by output tiles, never by the summation axis, so the same inputs and seed give the
-// same bits, also when several models train at once.
+// Training is deterministic on one machine: the weights and dropout masks are drawn from
+// the store's seed (NewStore), the batches from the model's own seeded order, and the Go
+// backend's parallel kernels (matrix products, the bias gradient) split work by output
+// tiles or columns, never along a summation, while its reductions run on one core; so the
+// same inputs and seed give the same bits whatever GOMAXPROCS and also when several
+// models train at once (Each). Another CPU may give other bits: the backend picks AVX-512,
+// AVX2 or plain Go kernels by what the CPU has (GOMLX_GO_SIMD_AVX512=false changes them).
 package train
 
 import (
