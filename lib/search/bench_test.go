@@ -2,9 +2,12 @@ package search
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/withsense/withsense/lib/dataset"
+	"github.com/withsense/withsense/lib/features"
+	"github.com/withsense/withsense/lib/textenc"
 )
 
 // BenchmarkSearch times one query once the index and models are loaded, for every
@@ -67,4 +70,49 @@ func resize(ix *Index, n int) *Index {
 		}
 	}
 	return out
+}
+
+// syntheticIndex returns n photos with random unit vectors of dim dims (a fixed seed).
+func syntheticIndex(n, dim int) ([]string, [][]float32) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	paths := make([]string, n)
+	vecs := make([][]float32, n)
+	for i := range vecs {
+		paths[i] = fmt.Sprintf("photo%06d.jpg", i)
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		vecs[i], _ = features.Normalize(v)
+	}
+	return paths, vecs
+}
+
+// BenchmarkSearchSynthetic times one query (GloVe text embedding, cosine with every
+// photo, guard, top 10) over 1,100 to 100,000 photos with random vectors, and reports
+// each size's time as a ratio to the 1,100 photos' time measured in the same run.
+func BenchmarkSearchSynthetic(b *testing.B) {
+	enc, err := textenc.Encoders.Open("glove-mean")
+	if err != nil {
+		b.Skip(err)
+	}
+	var ref float64
+	for _, n := range []int{1100, 10_000, 100_000} {
+		paths, vecs := syntheticIndex(n, enc.Dim())
+		s := &Searcher{Paths: paths, Hidden: make([]bool, n), Scorer: &CosineScorer{Label: "glove cosine", Text: enc, Images: vecs}}
+		b.Run(fmt.Sprintf("photos=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Search("two dogs running through shallow water", 10); err != nil {
+					b.Fatal(err)
+				}
+			}
+			per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			if n == 1100 {
+				ref = per
+			}
+			if ref > 0 {
+				b.ReportMetric(per/ref, "x-1100-photos")
+			}
+		})
+	}
 }

@@ -197,11 +197,71 @@ func (s *Searcher) score(query string, unfiltered bool) (Answer, []float32, []in
 	return ans, scores, order, nil
 }
 
-// TopK returns the k candidates with the highest scores, best first; ties keep index order.
+// TopK returns the k candidates with the highest scores, best first; ties keep the
+// candidates' order. For k much smaller than the candidates it keeps a heap of the k best
+// (n log k instead of sorting all n).
 func TopK(scores []float32, candidates []int, k int) []int {
-	c := slices.Clone(candidates)
-	slices.SortStableFunc(c, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
-	return c[:min(k, len(c))]
+	k = min(k, len(candidates))
+	// before reports whether the candidate at position a ranks before the one at b.
+	before := func(a, b int) bool {
+		sa, sb := scores[candidates[a]], scores[candidates[b]]
+		return sa > sb || (sa == sb && a < b)
+	}
+	if k <= 0 {
+		return []int{}
+	}
+	if k > len(candidates)/8 {
+		pos := make([]int, len(candidates))
+		for i := range pos {
+			pos[i] = i
+		}
+		slices.SortStableFunc(pos, func(a, b int) int { return cmp.Compare(scores[candidates[b]], scores[candidates[a]]) })
+		out := make([]int, k)
+		for i := range out {
+			out[i] = candidates[pos[i]]
+		}
+		return out
+	}
+	// heap[0] is the worst of the k best so far (positions into candidates).
+	heap := make([]int, 0, k)
+	down := func(i int) {
+		for {
+			w, l, r := i, 2*i+1, 2*i+2
+			if l < len(heap) && before(heap[w], heap[l]) {
+				w = l
+			}
+			if r < len(heap) && before(heap[w], heap[r]) {
+				w = r
+			}
+			if w == i {
+				return
+			}
+			heap[i], heap[w] = heap[w], heap[i]
+			i = w
+		}
+	}
+	for p := range candidates {
+		if len(heap) < k {
+			heap = append(heap, p)
+			for i := len(heap) - 1; i > 0 && before(heap[(i-1)/2], heap[i]); i = (i - 1) / 2 {
+				heap[i], heap[(i-1)/2] = heap[(i-1)/2], heap[i]
+			}
+		} else if before(p, heap[0]) {
+			heap[0] = p
+			down(0)
+		}
+	}
+	slices.SortFunc(heap, func(a, b int) int {
+		if before(a, b) {
+			return -1
+		}
+		return 1
+	})
+	out := make([]int, k)
+	for i, p := range heap {
+		out[i] = candidates[p]
+	}
+	return out
 }
 
 // RankOf returns the 1-based rank of photo target among the candidates by score (ties

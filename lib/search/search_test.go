@@ -178,3 +178,27 @@ func TestRankMatchesSearch(t *testing.T) {
 		t.Error("Rank of a photo not in the index")
 	}
 }
+
+// TestTopKHeapMatchesSort: the heap path gives what a full stable sort gives, ties
+// included.
+func TestTopKHeapMatchesSort(t *testing.T) {
+	scores := make([]float32, 1000)
+	for i := range scores {
+		scores[i] = float32((i * 7919) % 97) // many ties
+	}
+	var cands []int
+	for i := range scores {
+		if i%3 != 0 {
+			cands = append(cands, i)
+		}
+	}
+	all := TopK(scores, cands, len(cands)) // the sort path
+	for _, k := range []int{1, 5, 10, 50} {
+		if got := TopK(scores, cands, k); fmt.Sprint(got) != fmt.Sprint(all[:k]) {
+			t.Errorf("k=%d: heap %v, sort %v", k, got, all[:k])
+		}
+	}
+	if got := TopK(scores, nil, 3); len(got) != 0 {
+		t.Errorf("no candidates: %v", got)
+	}
+}

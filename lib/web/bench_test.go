@@ -1,0 +1,181 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/withsense/withsense/lib/dataset"
+	"github.com/withsense/withsense/lib/features"
+	"github.com/withsense/withsense/lib/search"
+	"github.com/withsense/withsense/lib/textenc"
+)
+
+// loadQueries are the descriptions the load benchmark's clients send, in turn.
+var loadQueries = []string{
+	"two dogs running through shallow water", "a man riding a bike on a dirt road", "people sitting at a cafe",
+	"a black dog catches a frisbee", "a woman in a red coat walks in the snow", "a surfer rides a big wave",
+	"a crowd watching a concert", "a brown horse in a field", "climbers on a rock face", "a city street at night",
+}
+
+// loadResult is what one load run measured.
+type loadResult struct {
+	requests, errors int
+	p50, p99, direct time.Duration
+	seconds          float64
+}
+
+var loadOnce sync.Map // scorer kind → *loadResult
+
+// BenchmarkServeLoad runs the server on loopback over the dataset's 1,100 photos and
+// sends searches from 32 concurrent clients for 20 s (WITH_SENSE_LOAD_SECONDS to change):
+// it reports the p50 and p99 latency, the request rate and the errors (which fail it),
+// and p50 as a ratio to one search called in-process, measured in the same run. With the
+// trained models (`make report`) it serves the product's search; without them, a GloVe
+// cosine over random photo vectors stands in (scorer=synthetic). One run per process,
+// whatever b.N.
+func BenchmarkServeLoad(b *testing.B) {
+	c, err := dataset.LoadDefault()
+	if err != nil {
+		b.Skip(err)
+	}
+	paths := c.AllPhotos()
+	if cfg, err := search.LoadConfig(); err == nil {
+		b.Run("scorer=trained", func(b *testing.B) {
+			s, err := search.OpenPhotos(cfg, paths, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			runLoad(b, "trained", s)
+		})
+	}
+	enc, err := textenc.Encoders.Open("glove-mean")
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Run("scorer=synthetic", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		s := &search.Searcher{Paths: paths, Hidden: make([]bool, len(paths))}
+		var vecs [][]float32
+		for _, p := range paths {
+			v := make([]float32, enc.Dim())
+			for j := range v {
+				v[j] = float32(rng.NormFloat64())
+			}
+			v, _ = features.Normalize(v)
+			vecs = append(vecs, v)
+			s.IDs = append(s.IDs, p) // ids need not be hashes for the API
+		}
+		s.Scorer = &search.CosineScorer{Label: "glove cosine, random photo vectors", Text: enc, Images: vecs}
+		runLoad(b, "synthetic", s)
+	})
+}
+
+func runLoad(b *testing.B, kind string, s *search.Searcher) {
+	r, _ := loadOnce.LoadOrStore(kind, &loadResult{})
+	res := r.(*loadResult)
+	if res.requests == 0 {
+		*res = measureLoad(b, s)
+	}
+	b.ReportMetric(float64(res.p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(res.p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(res.requests)/res.seconds, "req/s")
+	b.ReportMetric(float64(res.errors), "errors")
+	b.ReportMetric(float64(res.p50)/float64(res.direct), "x-in-process")
+	b.ReportMetric(0, "ns/op")
+	if res.errors > 0 {
+		b.Errorf("%d of %d requests failed", res.errors, res.requests)
+	}
+}
+
+func measureLoad(b *testing.B, s *search.Searcher) loadResult {
+	const clients = 32
+	seconds := 20.0
+	if v, err := strconv.ParseFloat(os.Getenv("WITH_SENSE_LOAD_SECONDS"), 64); err == nil && v > 0 {
+		seconds = v
+	}
+	// The reference: the same searches in-process, one at a time.
+	var direct []time.Duration
+	for i := range 3 * len(loadQueries) {
+		start := time.Now()
+		if _, err := s.Search(loadQueries[i%len(loadQueries)], 10); err != nil {
+			b.Fatal(err)
+		}
+		direct = append(direct, time.Since(start))
+	}
+	slices.Sort(direct)
+
+	srv, err := New(s, Options{MaxConcurrent: runtime.NumCPU(), QueueWait: 30 * time.Second, Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, ln, srv) }()
+	defer func() { cancel(); <-served }()
+	base := "http://" + ln.Addr().String() + "/api/search?"
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+
+	deadline := time.Now().Add(time.Duration(seconds * float64(time.Second)))
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; time.Now().Before(deadline); i++ {
+				u := base + url.Values{"q": {loadQueries[i%len(loadQueries)]}, "k": {"10"}}.Encode()
+				t0 := time.Now()
+				res, err := client.Get(u)
+				ok := err == nil && res.StatusCode == 200
+				if err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				lat = append(lat, d)
+				if !ok {
+					errs++
+					if errs == 1 {
+						b.Logf("first failure: %v %v", err, func() any {
+							if res != nil {
+								return res.Status
+							}
+							return nil
+						}())
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	r := loadResult{requests: len(lat), errors: errs, p50: pct(0.50), p99: pct(0.99), direct: direct[len(direct)/2], seconds: elapsed}
+	b.Logf("%s: %d clients × %.0f s: %d requests (%.0f/s), %d errors, p50 %s, p99 %s; in-process p50 %s",
+		s.Scorer.Name(), clients, elapsed, r.requests, float64(r.requests)/elapsed, errs, r.p50, r.p99, r.direct)
+	return r
+}
+
