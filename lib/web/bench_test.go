@@ -178,4 +178,3 @@ func measureLoad(b *testing.B, s *search.Searcher) loadResult {
 		s.Scorer.Name(), clients, elapsed, r.requests, float64(r.requests)/elapsed, errs, r.p50, r.p99, r.direct)
 	return r
 }
-
