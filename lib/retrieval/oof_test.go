@@ -72,11 +72,13 @@ func TestOutOfFold(t *testing.T) {
 }
 
 // TestOutOfFoldDeterministic checks the out-of-fold scores are the same bits whether the
-// folds train one after the other or one per core at once.
+// folds train one after the other or one per core at once. The image tower is wide
+// enough (256 → 256 on batches of 128) that the Go backend splits its matrix products
+// over its workers.
 func TestOutOfFoldDeterministic(t *testing.T) {
-	samples, p, it, tt := oofFixture(60)
+	samples, p, it, tt := oofTables(synthetic(200, 5, 256, 64, 0.5, 11))
 	s := testSettings()
-	s.Epochs, s.BatchSize = 3, 32
+	s.Epochs, s.BatchSize, s.ImageHidden = 2, 128, 256
 	seq, err := outOfFold(samples, p, it, tt, s, 1)
 	if err != nil {
 		t.Fatal(err)
