@@ -89,6 +89,9 @@ type Run[E any] struct {
 // or Patience, then restores the weights of the best epoch and drops the optimizer's
 // state. It returns the epochs' records and the kept (1-based) epoch.
 func (r Run[E]) Fit() (history []E, best int, err error) {
+	if r.Trainer == nil || r.Order == nil || r.Fill == nil || r.Validate == nil || r.MaxEpochs <= 0 || r.BatchSize <= 0 {
+		return nil, 0, fmt.Errorf("%s: a training run needs a trainer, Order, Fill, Validate, MaxEpochs > 0 and BatchSize > 0", r.Name)
+	}
 	store := r.Trainer.Store()
 	defer r.Trainer.ResetComputationGraphs() // free the compiled training graphs
 	loop := gtrain.NewLoop(r.Trainer)
@@ -130,7 +133,8 @@ func (r Run[E]) Fit() (history []E, best int, err error) {
 			return nil, 0, fmt.Errorf("%s: epoch %d: validation: %w", r.Name, epoch, err)
 		}
 		history = append(history, rec)
-		if math.IsNaN(score) || best == 0 || (r.Higher && score > bestScore) || (!r.Higher && score < bestScore) {
+		// Until a real score comes every epoch is the best; a NaN never beats one.
+		if math.IsNaN(bestScore) || (r.Higher && score > bestScore) || (!r.Higher && score < bestScore) {
 			best, bestScore = epoch, score
 			if epoch < r.MaxEpochs && !math.IsNaN(score) {
 				if snap, err = r.Model.snapshot(store, snap); err != nil {
@@ -178,7 +182,7 @@ func (r Run[E]) batches(epoch int) iter.Seq2[Batch, error] {
 	return func(yield func(Batch, error) bool) {
 		order := r.Order(epoch)
 		size := min(r.BatchSize, len(order))
-		if size <= 0 {
+		if size == 0 {
 			yield(Batch{}, fmt.Errorf("epoch %d: no training rows", epoch))
 			return
 		}

@@ -113,8 +113,8 @@ func TestFitKeepsBestEpoch(t *testing.T) {
 	}
 }
 
-// TestFitHigherAndNaN checks a higher-is-better score and that NaN scores (no
-// validation data) keep the last epoch, without early stopping.
+// TestFitHigherAndNaN checks a higher-is-better score, that NaN scores (no validation
+// data) keep the last epoch, and that a NaN after real scores is never the best.
 func TestFitHigherAndNaN(t *testing.T) {
 	run, _ := linearRun(t, []float64{0.1, 0.5, 0.3, 0.2}, 2)
 	run.Higher = true
@@ -127,6 +127,10 @@ func TestFitHigherAndNaN(t *testing.T) {
 	run, _ = linearRun(t, []float64{nan, nan, nan}, 1)
 	if h, best, err := run.Fit(); err != nil || best != 3 || len(h) != 3 {
 		t.Errorf("no validation: best %d of %d, err %v; want the last of 3", best, len(h), err)
+	}
+	run, _ = linearRun(t, []float64{2, 1, nan, 3}, 0)
+	if _, best, err := run.Fit(); err != nil || best != 2 {
+		t.Errorf("scores 2, 1, NaN, 3: best %d, err %v; want 2", best, err)
 	}
 }
 
@@ -153,6 +157,11 @@ func TestFitErrors(t *testing.T) {
 	run.Validate = func(Epoch) ([]float32, float64, error) { return nil, 0, errors.New("no metric") }
 	if _, _, err := run.Fit(); err == nil || !strings.Contains(err.Error(), "linear: epoch 1: validation: no metric") {
 		t.Errorf("validation error: %v", err)
+	}
+	run, _ = linearRun(t, []float64{1, 2}, 0)
+	run.Validate = nil
+	if _, _, err := run.Fit(); err == nil || !strings.Contains(err.Error(), "needs a trainer, Order, Fill, Validate") {
+		t.Errorf("run without Validate: %v", err)
 	}
 	run, _ = linearRun(t, []float64{1, 2}, 0)
 	run.Order = func(int) []int { return nil }
