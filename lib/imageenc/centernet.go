@@ -110,35 +110,25 @@ type CenterNet struct {
 	execErr  error
 }
 
-var (
-	centerNetOnce sync.Once
-	centerNetVal  *CenterNet
-	centerNetErr  error
-)
-
 // DefaultCenterNet returns human's CenterNet (fetched and verified by lib/assets), loaded
 // once per process and shared by the centernet encoders.
-func DefaultCenterNet() (*CenterNet, error) {
-	centerNetOnce.Do(func() {
-		path, err := assets.CenterNetJSON()
-		if err != nil {
-			centerNetErr = err
-			return
-		}
-		m, err := tfjs.LoadGraphModel(path)
-		if err != nil {
-			centerNetErr = err
-			return
-		}
-		backend, err := sharedBackend()
-		if err != nil {
-			centerNetErr = err
-			return
-		}
-		centerNetVal, centerNetErr = NewCenterNet(m, backend)
-	})
-	return centerNetVal, centerNetErr
-}
+func DefaultCenterNet() (*CenterNet, error) { return defaultCenterNet() }
+
+var defaultCenterNet = sync.OnceValues(func() (*CenterNet, error) {
+	path, err := assets.CenterNetJSON()
+	if err != nil {
+		return nil, err
+	}
+	m, err := tfjs.LoadGraphModel(path)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := sharedBackend()
+	if err != nil {
+		return nil, err
+	}
+	return NewCenterNet(m, backend)
+})
 
 // NewCenterNet checks that the graph model has CenterNet's endpoints and prepares it for
 // the backend (graphs are compiled on first use, per batch size).
@@ -462,25 +452,14 @@ func (cn *CenterNet) Forward(input []float32, n int) (out *CenterNetOutputs, err
 	if err != nil {
 		return nil, fmt.Errorf("CenterNet: %w", err)
 	}
-	res, err := e.Exec(tensors.FromFlatDataAndDimensions(input, n, CenterNetSize, CenterNetSize, 3))
+	flat, shapes, err := execFlat(e, tensors.FromFlatDataAndDimensions(input, n, CenterNetSize, CenterNetSize, 3))
 	if err != nil {
 		return nil, fmt.Errorf("CenterNet: %w", err)
 	}
-	defer func() {
-		for _, t := range res {
-			t.FinalizeAll()
-		}
-	}()
-	flat := make([][]float32, len(res))
-	for i, t := range res {
-		if flat[i], err = tensors.CopyFlatData[float32](t); err != nil {
-			return nil, err
-		}
-	}
-	kd, wd := res[1].Shape().Dimensions, res[2].Shape().Dimensions
+	kd, wd := shapes[1], shapes[2]
 	if kd[3] != centerNetClasses || len(flat[3]) != n*centerNetPoolDim || wd[3] != 4 || wd[1] != kd[1] || wd[2] != kd[2] {
-		return nil, fmt.Errorf("CenterNet: outputs %s, %s, %s; want [%d, H, W, %d], [%d, H, W, 4], [%d, %d]",
-			res[1].Shape(), res[2].Shape(), res[3].Shape(), n, centerNetClasses, n, n, centerNetPoolDim)
+		return nil, fmt.Errorf("CenterNet: outputs %v, %v, %v; want [%d, H, W, %d], [%d, H, W, 4], [%d, %d]",
+			kd, wd, shapes[3], n, centerNetClasses, n, n, centerNetPoolDim)
 	}
 	out = &CenterNetOutputs{Classes: split(flat[0], n), Pool: split(flat[3], n)}
 	hw := kd[1] * kd[2]
@@ -680,4 +659,26 @@ func (e *centerNetEncoder) EmbedJoint(imgs []image.Image) (map[string][][]float3
 		}
 	}
 	return map[string][][]float32{CenterNetPoolName: out.Pool, CenterNetClassesName: out.Classes, centerNetDetectionsName: dets}, nil
+}
+
+// execFlat runs e on the inputs and returns its outputs as float32 slices with their
+// dimensions; the output tensors are freed.
+func execFlat(e *Exec, inputs ...any) (flat [][]float32, dims [][]int, err error) {
+	res, err := e.Exec(inputs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		for _, t := range res {
+			t.FinalizeAll()
+		}
+	}()
+	for _, t := range res {
+		v, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, nil, err
+		}
+		flat, dims = append(flat, v), append(dims, t.Shape().Dimensions)
+	}
+	return flat, dims, nil
 }

@@ -27,17 +27,7 @@ func TestConvPatchesMatchConvGeneral(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	randT := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	randT := func(dims ...int) *tensors.Tensor { return randTensor(r, dims...) }
 	compare := func(name string, got, want *tensors.Tensor) {
 		g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
 		if len(g) != len(w) {

@@ -706,20 +706,9 @@ func (inc *Inception) Forward(input []float32, n int) (out *InceptionOutputs, er
 	if err != nil {
 		return nil, fmt.Errorf("nsfwjs InceptionV3: %w", err)
 	}
-	res, err := e.Exec(tensors.FromFlatDataAndDimensions(input, n, NSFWJSSize, NSFWJSSize, 3))
+	flat, dims, err := execFlat(e, tensors.FromFlatDataAndDimensions(input, n, NSFWJSSize, NSFWJSSize, 3))
 	if err != nil {
 		return nil, fmt.Errorf("nsfwjs InceptionV3: %w", err)
-	}
-	defer func() {
-		for _, t := range res {
-			t.FinalizeAll()
-		}
-	}()
-	flat := make([][]float32, len(res))
-	for i, t := range res {
-		if flat[i], err = tensors.CopyFlatData[float32](t); err != nil {
-			return nil, err
-		}
 	}
 	out = &InceptionOutputs{
 		Mixed5: split(flat[0], n),
@@ -727,7 +716,7 @@ func (inc *Inception) Forward(input []float32, n int) (out *InceptionOutputs, er
 		NSFW:   make([]NSFWScores, n),
 	}
 	if len(flat[2]) != 5*n {
-		return nil, fmt.Errorf("nsfwjs InceptionV3: head output %s, want [%d, 5]", res[2].Shape(), n)
+		return nil, fmt.Errorf("nsfwjs InceptionV3: head output %v, want [%d, 5]", dims[2], n)
 	}
 	for i := range n {
 		copy(out.NSFW[i][:], flat[2][5*i:])
