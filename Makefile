@@ -19,7 +19,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Seconds a notebook cell may run before nbconvert gives up.
 CELL_TIMEOUT ?= 1800
 
-.PHONY: chromium all setup apt kernel data models models-onnx testgraphs nsfwjs-node test test-go test-notebooks report notebook bench clean
+.PHONY: chromium all setup apt kernel data models models-onnx testgraphs nsfwjs-node test test-go test-notebooks test-browser report notebook bench clean
 
 all: test
 
@@ -76,7 +76,7 @@ $(NSFWJS_NODE): | models
 		npm install --silent --no-audit --no-fund --ignore-scripts @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 ../npm/nsfwjs-4.4.0.tgz
 	touch $@
 
-test: setup testgraphs nsfwjs-node chromium test-go test-notebooks
+test: setup testgraphs nsfwjs-node chromium test-go test-notebooks test-browser
 
 # Debian's Chromium, for the tests that drive the search page (lib/web) and the notebooks headless.
 chromium:
@@ -93,6 +93,12 @@ test-go: testgraphs
 # Executes every notebook headless into a scratch folder; a failed cell fails the target.
 test-notebooks: kernel
 	WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -check -timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
+
+# Live Jupyter (started as `make notebook` starts it) and the exported reports in headless Chromium:
+# every photo loads, flagged photos are blurred, the interactive search answers a typed query, no
+# report names a machine path. After test-notebooks, so the caches are warm.
+test-browser: kernel chromium
+	WITH_SENSE_BROWSER=1 WITH_SENSE_ROOT=$(ROOT) go test -tags $(GOTAGS) -count=1 -timeout 60m -v -run '^TestBrowser' ./cmd/withsense
 
 report: setup
 	WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -timeout $(CELL_TIMEOUT) -out $(ROOT)/results $(NOTEBOOKS)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -189,6 +190,9 @@ func executeNotebook(term *terminal, nb, out string, check bool, timeout int) er
 	if check {
 		return nil
 	}
+	if err := withoutRoot(executed); err != nil {
+		return err
+	}
 	html := exec.Command("jupyter", "nbconvert", "--to", "html", "--output-dir", scratch, "--output", name,
 		"--HTMLExporter.require_js_url="+requireJSURL, "--HTMLExporter.mathjax_url="+mathJaxURL, executed)
 	if err := term.run(html); err != nil {
@@ -204,6 +208,23 @@ func executeNotebook(term *terminal, nb, out string, check bool, timeout int) er
 	}
 	term.println("wrote " + dest)
 	return nil
+}
+
+// withoutRoot rewrites the executed notebook so that the report names no machine path:
+// the project root becomes "." and paths below it relative ones (a cell's message about
+// "/x/withsense/models/onnx/resnet50.onnx" reads "models/onnx/resnet50.onnx").
+func withoutRoot(executed string) error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(executed)
+	if err != nil {
+		return err
+	}
+	s := strings.ReplaceAll(string(b), root+"/", "")
+	bare := regexp.MustCompile(regexp.QuoteMeta(root) + `([^\w.-]|$)`) // not /x/withsense2
+	return atomicfile.WriteFile(executed, []byte(bare.ReplaceAllString(s, ".$1")))
 }
 
 // The scripts the exported HTML loads, at upstream nbconvert's addresses: Debian's nbconvert

@@ -52,7 +52,7 @@ func SearchBox(query string, k, maxK int, render func(query string, k int) strin
 	defer done.Close()
 
 	out := "search_results_" + gonbui.UniqueID()
-	gonbui.UpdateHTML(out, render(query, k))
+	gonbui.UpdateHTML(out, answer(render(query, k)))
 	timeout := time.After(InteractiveTimeout)
 	for {
 		select {
@@ -69,6 +69,12 @@ func SearchBox(query string, k, maxK int, render func(query string, k int) strin
 			HTML(render(query, k))
 			return
 		}
-		gonbui.UpdateHTML(out, render(query, k))
+		gonbui.UpdateHTML(out, answer(render(query, k)))
 	}
 }
+
+// AnswerClass is the class of the element that holds SearchBox's live answer (the
+// browser check finds it by it).
+const AnswerClass = "withsense-answer"
+
+func answer(html string) string { return `<div class="` + AnswerClass + `">` + html + `</div>` }
