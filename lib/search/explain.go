@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -92,15 +93,7 @@ func (s *Searcher) Explain(ans *Answer) error {
 				drops = append(drops, drop{w, by})
 			}
 		}
-		slices.SortStableFunc(drops, func(a, b drop) int {
-			switch {
-			case a.by > b.by:
-				return -1
-			case a.by < b.by:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(drops, func(a, b drop) int { return cmp.Compare(b.by, a.by) })
 		ans.Results[i].Why = nil
 		for _, d := range drops[:min(MaxWhy, len(drops))] {
 			ans.Results[i].Why = append(ans.Results[i].Why, d.word)

@@ -6,29 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/withsense/withsense/lib/search/searchtest"
 	"github.com/withsense/withsense/lib/textenc"
 )
 
-// wordScorer scores a photo by how many query words its name contains: a transparent
-// scorer for testing the search mechanics.
-type wordScorer struct{ names []string }
-
-func (w wordScorer) Name() string { return "words" }
-func (w wordScorer) Score(q string) ([]float32, error) {
-	out := make([]float32, len(w.names))
-	for i, n := range w.names {
-		for _, word := range strings.Fields(strings.ToLower(q)) {
-			if strings.Contains(n, word) {
-				out[i]++
-			}
-		}
-	}
-	return out, nil
-}
-
 func searcher() *Searcher {
 	names := []string{"dog_water.jpg", "dog_grass.jpg", "cat_sofa.jpg", "dog_water_run.jpg"}
-	return &Searcher{Paths: names, Scorer: wordScorer{names}}
+	return &Searcher{Paths: names, Scorer: &searchtest.WordScorer{Names: names}}
 }
 
 func TestSearchRanks(t *testing.T) {

@@ -24,43 +24,22 @@ import (
 
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/search"
+	"github.com/withsense/withsense/lib/search/searchtest"
 )
 
-// wordScorer scores a photo by how many query words its file name contains: a
-// transparent scorer for testing the server without the trained models.
+// wordScorer is searchtest's scorer that can be slowed down or held.
 type wordScorer struct {
-	names []string
+	searchtest.WordScorer
 	delay time.Duration
 	gate  chan struct{} // when set, Score waits for it
 }
 
-func (w *wordScorer) Name() string { return "words in the file name" }
 func (w *wordScorer) Score(q string) ([]float32, error) {
 	if w.gate != nil {
 		<-w.gate
 	}
 	time.Sleep(w.delay)
-	out := make([]float32, len(w.names))
-	for i, n := range w.names {
-		for _, word := range strings.Fields(strings.ToLower(q)) {
-			if strings.Contains(n, word) {
-				out[i]++
-			}
-		}
-	}
-	return out, nil
-}
-
-// ScorePart makes wordScorer explainable (search.PartScorer).
-func (w *wordScorer) ScorePart(queries []string, photos []int) ([][]float32, error) {
-	out := make([][]float32, len(queries))
-	for i, q := range queries {
-		all, _ := w.Score(q)
-		for _, p := range photos {
-			out[i] = append(out[i], all[p])
-		}
-	}
-	return out, nil
+	return w.WordScorer.Score(q)
 }
 
 // fixture writes small PNG photos named for what they "show" and returns a searcher
@@ -84,7 +63,7 @@ func fixture(t testing.TB) (*search.Searcher, *wordScorer) {
 		h := sha256.Sum256(buf.Bytes())
 		s.Paths = append(s.Paths, path)
 		s.IDs = append(s.IDs, hex.EncodeToString(h[:]))
-		sc.names = append(sc.names, name)
+		sc.Names = append(sc.Names, name)
 	}
 	s.Scorer = sc
 	return s, sc
@@ -261,7 +240,7 @@ func TestNotUnderstoodAndInternalErrors(t *testing.T) {
 	if res.StatusCode != 422 || !strings.Contains(string(body), "describe the scene in English") {
 		t.Errorf("not understood: %d %s", res.StatusCode, body)
 	}
-	s.Scorer = &wordScorer{names: sc.names[:1]} // gives too few scores: an internal error
+	s.Scorer = &searchtest.WordScorer{Names: sc.Names[:1]} // gives too few scores: an internal error
 	srv, _ = New(s, Options{Log: log.New(io.Discard, "", 0)})
 	ts2 := httptest.NewServer(srv)
 	defer ts2.Close()
