@@ -326,3 +326,45 @@ func TestLoadIndexErrors(t *testing.T) {
 		t.Errorf("missing folder: %v", err)
 	}
 }
+
+// TestIndexWithEncoder indexes generated photos with the real InceptionV3 encoder and
+// NSFW head (when its weights are here): normalised vectors, and a photo stored turned
+// (EXIF orientation 6) embeds as the same photo stored upright.
+func TestIndexWithEncoder(t *testing.T) {
+	const enc = "inception-mixed5"
+	if _, err := imageenc.Encoders.Open(enc); err != nil {
+		t.Skip(err)
+	}
+	if _, err := imageenc.NSFWEncoder(); err != nil {
+		t.Skip(err)
+	}
+	upright := halves(48, 96) // red top… as a viewer shows it after turning
+	stored := image.NewRGBA(image.Rect(0, 0, 96, 48))
+	for y := range 48 { // stored turned 90° counter-clockwise: orientation 6 turns it back
+		for x := range 96 {
+			stored.Set(x, y, upright.At(47-y, x))
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "upright.png"), encodePNG(t, upright))
+	writeFile(t, filepath.Join(dir, "turned.jpg"), withOrientation(encodeJPEG(t, stored), 6))
+	writeFile(t, filepath.Join(dir, "sub", "upright.png"), encodePNG(t, stored)) // same name, other folder; not turned
+	ix, st, err := UpdateIndex(dir, filepath.Join(t.TempDir(), "x.idx"), ModelEmbedder{Names: []string{enc}}, IndexOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Embedded != 3 || len(ix.NSFW) != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	vecs := ix.Vecs[enc] // paths sorted: sub/upright.png, turned.jpg, upright.png
+	for i, v := range vecs {
+		if n := dot32(v, v); n < 0.999 || n > 1.001 {
+			t.Errorf("%s: squared norm %v", ix.Paths[i], n)
+		}
+	}
+	turned, notTurned := dot32(vecs[1], vecs[2]), dot32(vecs[0], vecs[2])
+	t.Logf("cosine with the upright photo: turned by its EXIF tag %.4f, left as stored %.4f", turned, notTurned)
+	if turned < 0.995 || turned <= notTurned {
+		t.Errorf("the turned photo's cosine with the upright one is %.4f, the stored pixels' %.4f", turned, notTurned)
+	}
+}
