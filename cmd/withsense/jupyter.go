@@ -38,11 +38,19 @@ func jupyterCommand(args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command("jupyter", append([]string{"notebook", "--allow-root",
 		"--notebook-dir=" + root, "--NotebookApp.default_url=" + NotebooksURL}, args...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), project.RootEnv+"="+root)
-	if os.Getenv("JUPYTER_DATA_DIR") == "" {
-		cmd.Env = append(cmd.Env, "JUPYTER_DATA_DIR="+filepath.Join(root, "bin", "jupyter"))
-	}
+	cmd.Env = jupyterEnv(root)
 	return cmd, nil
+}
+
+// jupyterEnv is the environment every Jupyter command runs with: the project root, and the
+// Jupyter data folder of this checkout (bin/jupyter, where `make kernel` registers GoNB)
+// unless $JUPYTER_DATA_DIR says otherwise.
+func jupyterEnv(root string) []string {
+	env := append(os.Environ(), project.RootEnv+"="+root)
+	if os.Getenv("JUPYTER_DATA_DIR") == "" {
+		env = append(env, "JUPYTER_DATA_DIR="+filepath.Join(root, "bin", "jupyter"))
+	}
+	return env
 }
 
 func runJupyter(args []string) error {

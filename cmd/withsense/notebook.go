@@ -31,14 +31,20 @@ func init() {
 
 // kernelSpec is the GoNB kernel's kernel.json as `gonb --install` writes it.
 func kernelSpec() (string, map[string]any, error) {
-	out, err := exec.Command("jupyter", "--data-dir").Output()
+	root, err := project.Root()
+	if err != nil {
+		return "", nil, err
+	}
+	dataDir := exec.Command("jupyter", "--data-dir")
+	dataDir.Env = jupyterEnv(root)
+	out, err := dataDir.Output()
 	if err != nil {
 		return "", nil, fmt.Errorf("jupyter --data-dir: %w (is Jupyter installed? run `make setup`)", err)
 	}
 	path := filepath.Join(strings.TrimSpace(string(out)), "kernels", "gonb", "kernel.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return path, nil, fmt.Errorf("GoNB kernel not installed: %w", err)
+		return path, nil, fmt.Errorf("GoNB kernel not installed (run `make kernel`): %w", err)
 	}
 	var spec map[string]any
 	if err := json.Unmarshal(b, &spec); err != nil {
@@ -119,10 +125,13 @@ func runNotebook(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("want one or more notebooks, got none")
 	}
+	if _, err := project.Root(); err != nil {
+		return err
+	}
+	if _, _, err := kernelSpec(); err != nil {
+		return err
+	}
 	if *out == "" && !*check {
-		if _, err := project.Root(); err != nil {
-			return err
-		}
 		*out = project.ResultsDir()
 	}
 	term := newTerminal(os.Stderr)
@@ -169,10 +178,14 @@ func executeNotebook(term *terminal, nb, out string, check bool, timeout int) er
 		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", timeout),
 		"--output-dir", scratch, "--output", name, nb)
 	cmd.Dir = filepath.Dir(nb) // GoNB takes the notebook's folder as $GONB_DIR
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
 	logPath := filepath.Join(scratch, "progress.jsonl")
 	// jupyter_client starts the kernel with nbconvert's environment: the kernel's bars
 	// append to logPath.
-	cmd.Env = append(os.Environ(), notebook.HeadlessEnv+"=1", progress.LogEnv+"="+logPath)
+	cmd.Env = append(jupyterEnv(root), notebook.HeadlessEnv+"=1", progress.LogEnv+"="+logPath)
 	if check { // a check leaves the committed results alone
 		cmd.Env = append(cmd.Env, project.ResultsEnv+"="+scratch)
 	}
