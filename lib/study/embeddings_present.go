@@ -14,6 +14,7 @@ import (
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/gallery"
 	"github.com/withsense/withsense/lib/imageenc"
+	"github.com/withsense/withsense/lib/project"
 	"github.com/withsense/withsense/lib/results"
 	"github.com/withsense/withsense/lib/textenc"
 )
@@ -69,7 +70,7 @@ func Embeddings() (*EmbeddingsReport, error) {
 		return nil, err
 	}
 	if r.Objects, err = imageenc.Objects(r.Photos); err != nil {
-		r.Objects, r.ObjectsErr = nil, err.Error()
+		r.Objects, r.ObjectsErr = nil, project.Relative(err.Error())
 	}
 	return r, nil
 }
@@ -91,7 +92,7 @@ func paraphrases(names []string) ([]*textenc.Paraphrases, []features.Unavailable
 	for _, name := range names {
 		enc, err := textenc.Encoders.Open(name)
 		if err != nil {
-			missing = append(missing, features.Unavailable{Encoder: name, Reason: err.Error()})
+			missing = append(missing, features.Unavailable{Encoder: name, Reason: project.Relative(err.Error())})
 			continue
 		}
 		key, err := cachekey.Key("paraphrases", opt, []string{"lib/textenc"}, name, enc.Weights(), cachekey.Value(caps), code)
