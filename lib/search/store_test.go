@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -11,10 +12,12 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/imageenc"
@@ -367,4 +370,62 @@ func TestIndexWithEncoder(t *testing.T) {
 	if turned < 0.995 || turned <= notTurned {
 		t.Errorf("the turned photo's cosine with the upright one is %.4f, the stored pixels' %.4f", turned, notTurned)
 	}
+}
+
+// slowEmbedder is fakeEmbedder taking a while per batch, so a run can be killed midway.
+type slowEmbedder struct{ fakeEmbedder }
+
+func (s *slowEmbedder) Embed(paths []string) (map[string][][]float32, []imageenc.NSFWScores, error) {
+	time.Sleep(150 * time.Millisecond)
+	return s.fakeEmbedder.Embed(paths)
+}
+
+// TestIndexKilled runs an indexing in a child process (this test binary), kills it with
+// SIGKILL once some batches are saved, and checks that the next run embeds only what the
+// file lacks: at most one batch was lost.
+func TestIndexKilled(t *testing.T) {
+	const batch = 3
+	if dir := os.Getenv("WITH_SENSE_INDEX_CHILD"); dir != "" {
+		_, _, err := UpdateIndex(dir, os.Getenv("WITH_SENSE_INDEX_FILE"), &slowEmbedder{}, IndexOptions{BatchSize: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "photos.idx")
+	const n = 30
+	for i := range n {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("p%02d.png", i)), encodePNG(t, halves(4+i, 4)))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIndexKilled$")
+	cmd.Env = append(os.Environ(), "WITH_SENSE_INDEX_CHILD="+dir, "WITH_SENSE_INDEX_FILE="+out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if ix, err := LoadIndex(out); err == nil && len(ix.Paths) >= 2*batch {
+			stored = len(ix.Paths)
+			break
+		}
+	}
+	cmd.Process.Kill() // SIGKILL: no deferred code, no last write
+	cmd.Wait()
+	if stored == 0 {
+		t.Fatal("the child saved no batch within a minute")
+	}
+	ix, err := LoadIndex(out)
+	if err != nil {
+		t.Fatalf("the index file after kill -9: %v", err)
+	}
+	kept := len(ix.Paths)
+	if kept < stored || kept >= n {
+		t.Fatalf("after the kill the file holds %d photos (saw %d before the kill, of %d)", kept, stored, n)
+	}
+	emb := &fakeEmbedder{}
+	ix, st, err := UpdateIndex(dir, out, emb, IndexOptions{BatchSize: batch})
+	if err != nil || len(ix.Paths) != n || st.Reused != kept || st.Embedded != n-kept || len(emb.files) != n-kept {
+		t.Errorf("resumed run: %+v, %v; %d embedded, %d were kept", st, err, len(emb.files), kept)
+	}
+	t.Logf("killed with %d of %d photos stored; the resumed run embedded %d", kept, n, len(emb.files))
 }
