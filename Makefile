@@ -113,7 +113,7 @@ notebook: setup
 # training benchmarks run once each. BenchmarkSearch needs the models `make report` trains.
 bench: setup testgraphs
 	go test -tags $(GOTAGS) -run '^$$' -benchtime 3x \
-		-bench 'Inception|ResNet50|MiniLM|USE|ORT|Glove|Tokenizer|Kendall|Search' ./lib/...
+		-bench 'Inception|ResNet50|MiniLM|USE|ORT|Glove|Tokenizer|Kendall|Search|ServeLoad' ./lib/...
 	go test -tags $(GOTAGS) -run '^$$' -benchtime 1x \
 		-bench 'MLPFit|MLPEnsembleFit|RidgeFit|TwoTowerTrain' ./lib/regress ./lib/retrieval
 
