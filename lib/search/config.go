@@ -3,8 +3,10 @@ package search
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/withsense/withsense/lib/atomicfile"
 	"github.com/withsense/withsense/lib/project"
@@ -16,10 +18,11 @@ const (
 	VariantTwoTower = "two-tower"            // cosine in the contrastive model's shared space
 	VariantRerank   = "two-tower+mlp-rerank" // two-tower top RerankDepth, reordered by the MLP
 	VariantBlend    = "blend"                // z-scored two-tower cosine + z-scored MLP score
+	VariantLabels   = "two-tower+labels"     // z-scored two-tower cosine + LabelWeight × z-scored label score (labels.go)
 )
 
 // Variants lists the search variants in table order.
-var Variants = []string{VariantMLP, VariantTwoTower, VariantRerank, VariantBlend}
+var Variants = []string{VariantMLP, VariantTwoTower, VariantRerank, VariantBlend, VariantLabels}
 
 // RerankDepth is how many photos the two-tower retrieves for the MLP to rerank.
 const RerankDepth = 10
@@ -32,6 +35,9 @@ type Config struct {
 	MLPDir      string    `json:"mlp_dir"`
 	MLPEncoders [2]string `json:"mlp_encoders"` // text, image
 	RerankDepth int       `json:"rerank_depth"`
+	// LabelWeight weighs the zero-shot label score against the two-tower's in the
+	// two-tower+labels variant (z-scores; 0 or unset stands for 1).
+	LabelWeight float64 `json:"label_weight,omitempty"`
 }
 
 // ConfigPath is where the study leaves the search's configuration.
@@ -82,6 +88,9 @@ func (c Config) Check() error {
 	if c.RerankDepth < 1 {
 		return fmt.Errorf("rerank_depth %d, want at least 1", c.RerankDepth)
 	}
+	if !(c.LabelWeight >= 0) || math.IsInf(c.LabelWeight, 0) {
+		return fmt.Errorf("label_weight %v, want a finite weight ≥ 0", c.LabelWeight)
+	}
 	return nil
 }
 
@@ -94,10 +103,14 @@ func knownVariant(v string) bool {
 	return false
 }
 
-// ImageEncoders are the image encoders an index needs for this configuration: the
-// two-tower's (from its saved info) and the MLP's, without repeats. Names are opaque
-// (a composite such as "inception-mixed5+centernet-pool" is one name).
-func (c Config) ImageEncoders() ([]string, error) {
+// ImageEncoders are the image encoders an index needs for this configuration's default
+// variant: the two-tower's (from its saved info) and the MLP's, and CenterNet's class
+// presence for two-tower+labels, without repeats. Names are opaque (a composite such as
+// "inception-mixed5+centernet-pool" is one name).
+func (c Config) ImageEncoders() ([]string, error) { return c.imageEncoders(c.Default) }
+
+// imageEncoders is ImageEncoders for a variant.
+func (c Config) imageEncoders(variant string) ([]string, error) {
 	info, err := twoTowerInfo(c.TwoTowerDir)
 	if err != nil {
 		return nil, err
@@ -105,6 +118,9 @@ func (c Config) ImageEncoders() ([]string, error) {
 	names := []string{info.ImageEncoder}
 	if c.MLPEncoders[1] != info.ImageEncoder {
 		names = append(names, c.MLPEncoders[1])
+	}
+	if variant == VariantLabels && !slices.Contains(names, LabelImage) {
+		names = append(names, LabelImage)
 	}
 	return names, nil
 }

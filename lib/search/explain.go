@@ -39,8 +39,17 @@ func explainer(s Scorer) (PartScorer, bool) {
 // Explain fills each result's Why with the query's words that matter most for that
 // photo, most first: the words whose removal from the query lowers the photo's score
 // the most (at most MaxWhy, only those that lower it). It does nothing for a blocked
-// answer or a scorer that cannot explain.
+// answer or a scorer that cannot explain. A scorer with a label part (two-tower+labels)
+// adds the classes its label score comes from ("frisbee 0.71", see LabelScorer.Why).
 func (s *Searcher) Explain(ans *Answer) error {
+	if err := s.explainWords(ans); err != nil {
+		return err
+	}
+	return s.explainLabels(ans)
+}
+
+// explainWords fills each result's Why with the query's words that matter most (Explain).
+func (s *Searcher) explainWords(ans *Answer) error {
 	ps, ok := explainer(s.Scorer)
 	if !ok || ans.Blocked || len(ans.Results) == 0 {
 		return nil
@@ -68,11 +77,9 @@ func (s *Searcher) Explain(ans *Answer) error {
 		}
 		queries = append(queries, strings.Join(rest, " "))
 	}
-	photos := make([]int, len(ans.Results))
-	for i, r := range ans.Results {
-		if photos[i] = slices.Index(s.Paths, r.Path); photos[i] < 0 {
-			return fmt.Errorf("explain: photo %s is not in the index", r.Path)
-		}
+	photos, err := s.resultPhotos(ans)
+	if err != nil {
+		return err
 	}
 	scores, err := ps.ScorePart(queries, photos)
 	if err != nil {
@@ -100,6 +107,17 @@ func (s *Searcher) Explain(ans *Answer) error {
 		}
 	}
 	return nil
+}
+
+// resultPhotos returns the index positions of an answer's photos.
+func (s *Searcher) resultPhotos(ans *Answer) ([]int, error) {
+	photos := make([]int, len(ans.Results))
+	for i, r := range ans.Results {
+		if photos[i] = slices.Index(s.Paths, r.Path); photos[i] < 0 {
+			return nil, fmt.Errorf("explain: photo %s is not in the index", r.Path)
+		}
+	}
+	return photos, nil
 }
 
 // embedQueries embeds each query on its own (nil for one without a known word).

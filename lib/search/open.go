@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -25,7 +26,7 @@ func Open(ix *Index, variant string) (*Searcher, error) {
 // OpenPhotos embeds the photos (through the embedding cache) with the encoders cfg needs
 // and opens the search over them: the way to search a given list of photos.
 func OpenPhotos(cfg Config, paths []string, variant string) (*Searcher, error) {
-	encoders, err := cfg.ImageEncoders()
+	encoders, err := cfg.imageEncoders(cmp.Or(variant, cfg.Default))
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func NewScorer(cfg Config, ix *Index, variant string) (Scorer, error) {
 			return nil, err
 		}
 	}
-	if variant != VariantTwoTower {
+	if variant != VariantTwoTower && variant != VariantLabels {
 		if mlp, err = mlpScorer(cfg, ix); err != nil {
 			return nil, err
 		}
@@ -73,6 +74,12 @@ func NewScorer(cfg Config, ix *Index, variant string) (Scorer, error) {
 		return tt, nil
 	case VariantRerank:
 		return &Rerank{First: tt, Second: mlp, Depth: cfg.RerankDepth}, nil
+	case VariantLabels:
+		labels, err := labelScorer(ix)
+		if err != nil {
+			return nil, err
+		}
+		return &Blend{A: tt, B: labels, W: cfg.LabelWeight}, nil
 	}
 	return &Blend{A: tt, B: mlp}, nil
 }

@@ -144,11 +144,26 @@ func RerankScores(first, second []float32, depth int) []float32 {
 }
 
 // Blend scores photos by the sum of two scorers' z-scores (each standardised over the
-// photos), so neither scale dominates.
-type Blend struct{ A, B Scorer }
+// photos), so neither scale dominates; W weighs B's z-scores (0 stands for 1, an even blend).
+type Blend struct {
+	A, B Scorer
+	W    float64
+}
 
-// Name says which scorers blend.
-func (b *Blend) Name() string { return "blend of " + b.A.Name() + " and " + b.B.Name() }
+// Name says which scorers blend, and B's weight when it is not 1.
+func (b *Blend) Name() string {
+	if w := b.weight(); w != 1 {
+		return fmt.Sprintf("blend of %s and %g × %s", b.A.Name(), w, b.B.Name())
+	}
+	return "blend of " + b.A.Name() + " and " + b.B.Name()
+}
+
+func (b *Blend) weight() float64 {
+	if b.W == 0 {
+		return 1
+	}
+	return b.W
+}
 
 // Score runs both scorers.
 func (b *Blend) Score(query string) ([]float32, error) {
@@ -160,16 +175,20 @@ func (b *Blend) Score(query string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	return BlendScores(x, y), nil
+	return BlendWeighted(x, y, b.weight()), nil
 }
 
 // BlendScores is the sum of the z-scores of two scores of the same items (a constant
 // score contributes zeros).
-func BlendScores(a, b []float32) []float32 {
+func BlendScores(a, b []float32) []float32 { return BlendWeighted(a, b, 1) }
+
+// BlendWeighted is z(a) + w·z(b), the z-scores taken over the items (a constant score
+// contributes zeros).
+func BlendWeighted(a, b []float32, w float64) []float32 {
 	za, zb := zscore(a), zscore(b)
 	out := make([]float32, len(a))
 	for i := range out {
-		out[i] = float32(za[i] + zb[i])
+		out[i] = float32(za[i] + w*zb[i])
 	}
 	return out
 }
