@@ -155,7 +155,7 @@ func TestSearchAPI(t *testing.T) {
 	}
 	// The page and its files.
 	for _, p := range []string{"/", "/app.js", "/style.css"} {
-		if res, body := get(t, ts.URL+p); res.StatusCode != 200 || len(body) < 100 {
+		if res, body := get(t, ts.URL+p); res.StatusCode != 200 || len(body) < 100 || !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'self'") {
 			t.Errorf("%s: %d, %d bytes", p, res.StatusCode, len(body))
 		}
 	}
