@@ -7,8 +7,7 @@ import (
 )
 
 // Each calls fn(0), …, fn(n−1), at most workers at a time (runtime.NumCPU() when
-// workers ≤ 0; one training keeps about one core busy on the Go backend), and returns
-// their errors joined in index order. fn writes its results by index, so that they never
+// workers ≤ 0), and returns their errors joined in index order. fn writes its results by index, so that they never
 // depend on the scheduling: with each model seeded by its own index, n models trained
 // at once give the bits they give one after the other.
 func Each(n, workers int, fn func(i int) error) error {
