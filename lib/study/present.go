@@ -76,6 +76,8 @@ func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 		"two_tower_settings":    r.Settings,
 		"validation_variants":   r.Validation,
 		"default":               r.Default,
+		"label_weight":          r.LabelWeight,
+		"skipped_variants":      r.Skipped,
 		"chosen_on":             r.ChosenOn,
 		"mlp_encoders":          r.MLPEncoders,
 		"test":                  test,

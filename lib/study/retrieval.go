@@ -73,7 +73,14 @@ type VariantResult struct {
 	// ExpertTauC is the out-of-fold Kendall τ-c × 100 (Flickr8K-Expert protocol) of the
 	// variant's pair score, where it has one.
 	ExpertTauC *float64 `json:"expert_tau_c,omitempty"`
+	// LabelWeight is the weight of the zero-shot label score the variant blends (the best
+	// of LabelWeights on validation), 0 for the others.
+	LabelWeight float64 `json:"label_weight,omitempty"`
 }
+
+// LabelWeights are the weights of the zero-shot label score tried on validation for the
+// two-tower+labels variant.
+var LabelWeights = []float64{0.25, 0.5, 1, 2}
 
 // RetrievalReport is what notebook 04 shows and the search uses.
 type RetrievalReport struct {
@@ -88,6 +95,8 @@ type RetrievalReport struct {
 	CurveBest     int                `json:"curve_best_epoch"`
 	Validation    []VariantResult    `json:"validation_variants"`
 	Default       string             `json:"default"`
+	LabelWeight   float64            `json:"label_weight"`      // chosen on validation (two-tower+labels)
+	Skipped       []string           `json:"skipped,omitempty"` // variants that could not run here, and why
 	ChosenOn      string             `json:"chosen_on"`
 	MLPDir        string             `json:"mlp_dir"`
 	MLPEncoders   [2]string          `json:"mlp_encoders"`
@@ -266,16 +275,42 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	r.Encoders = [2]string{best.img.Encoder, best.txt.Encoder}
 	r.Curve, r.CurveBest = best.model.History, best.model.BestEpoch
 
-	// 2. The default variant, on the same validation queries.
+	// 2. The default variant (and the label score's weight), on the same validation queries.
 	bestMRR = -1
 	for _, v := range search.Variants {
-		vr, err := evaluateVariant(searchConfig(v, retrieval.Dir(best.model.Name), r), v, validPaths, validQ)
-		if err != nil {
-			return nil, err
+		weights := []float64{0}
+		if v == search.VariantLabels {
+			weights = LabelWeights
 		}
-		r.Validation = append(r.Validation, vr)
-		if vr.Allowed.MRR > bestMRR {
-			r.Default, bestMRR = v, vr.Allowed.MRR
+		var vbest VariantResult
+		for _, w := range weights {
+			r.LabelWeight = w
+			vr, err := evaluateVariant(searchConfig(v, retrieval.Dir(best.model.Name), r), v, validPaths, validQ)
+			if err != nil {
+				if v == search.VariantLabels {
+					// Needs use and CenterNet: without them the variant is left out, and says why.
+					r.Skipped = append(r.Skipped, fmt.Sprintf("%s: %v", v, project.Relative(err.Error())))
+					break
+				}
+				return nil, err
+			}
+			vr.LabelWeight = w
+			if vbest.Variant == "" || vr.Allowed.MRR > vbest.Allowed.MRR {
+				vbest = vr
+			}
+		}
+		if vbest.Variant == "" {
+			continue
+		}
+		r.Validation = append(r.Validation, vbest)
+		if vbest.Allowed.MRR > bestMRR {
+			r.Default, bestMRR = v, vbest.Allowed.MRR
+		}
+	}
+	r.LabelWeight = 0
+	for _, v := range r.Validation {
+		if v.Variant == search.VariantLabels {
+			r.LabelWeight = v.LabelWeight
 		}
 	}
 
@@ -361,7 +396,7 @@ func retrievalTexts(in *Inputs, pairs *retrieval.Pairs) []string {
 // searchConfig is the search's configuration with a two-tower model and r's MLP.
 func searchConfig(variant, twoTowerDir string, r *RetrievalReport) search.Config {
 	return search.Config{Default: variant, TwoTowerDir: twoTowerDir, MLPDir: r.MLPDir, MLPEncoders: r.MLPEncoders,
-		RerankDepth: search.RerankDepth}
+		RerankDepth: search.RerankDepth, LabelWeight: r.LabelWeight}
 }
 
 // evaluateVariant ranks each query's photo among paths with the search itself.

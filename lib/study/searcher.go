@@ -9,7 +9,7 @@ import (
 // search's configuration (search.WriteConfig), for the command line and the server.
 func WriteSearchConfig(r *RetrievalReport) error {
 	return search.WriteConfig(search.Config{Default: r.Default, TwoTowerDir: r.TwoTowerDir, MLPDir: r.MLPDir,
-		MLPEncoders: r.MLPEncoders, RerankDepth: search.RerankDepth})
+		MLPEncoders: r.MLPEncoders, RerankDepth: search.RerankDepth, LabelWeight: r.LabelWeight})
 }
 
 // DatasetPhotos returns the dataset's 1,100 photos.

@@ -184,7 +184,10 @@ func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 			tau = fmt.Sprintf("%.1f", *v.ExpertTauC)
 		}
 		name := v.Variant
-		if name == r.Default {
+		if v.LabelWeight > 0 {
+			name += fmt.Sprintf(" (label weight %g)", v.LabelWeight)
+		}
+		if v.Variant == r.Default {
 			name += " ✓ (default)"
 		}
 		rows = append(rows, append(append([]string{name}, statsRow(v.Allowed)...), tau))
