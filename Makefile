@@ -19,7 +19,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Seconds a notebook cell may run before nbconvert gives up.
 CELL_TIMEOUT ?= 1800
 
-.PHONY: chromium all setup apt kernel data models models-onnx testgraphs nsfwjs-node test test-go test-notebooks test-browser report notebook bench clean
+.PHONY: test-fuzz repro chromium all setup apt kernel data models models-onnx testgraphs nsfwjs-node test test-go test-notebooks test-browser report notebook bench clean
 
 all: test
 
@@ -76,7 +76,19 @@ $(NSFWJS_NODE): | models
 		npm install --silent --no-audit --no-fund --ignore-scripts @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 ../npm/nsfwjs-4.4.0.tgz
 	touch $@
 
-test: setup testgraphs nsfwjs-node chromium test-go test-notebooks test-browser
+test: setup testgraphs nsfwjs-node chromium test-go test-fuzz test-notebooks test-browser repro
+
+# Short runs of the fuzz tests (Go's native fuzzing): the query path, photo decoding, the search API.
+FUZZTIME ?= 10s
+test-fuzz:
+	go test -tags $(GOTAGS) -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME) ./lib/search
+	go test -tags $(GOTAGS) -run '^$$' -fuzz '^FuzzPhoto$$' -fuzztime $(FUZZTIME) ./lib/search
+	go test -tags $(GOTAGS) -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./lib/web
+
+# The study trained twice on a small configuration from empty caches: metrics.json and the CSV
+# files must come out byte for byte the same.
+repro: data models
+	WITH_SENSE_REPRO=1 go test -tags $(GOTAGS) -count=1 -timeout 30m -run '^TestReproducible$$' ./lib/study
 
 # Debian's Chromium, for the tests that drive the search page (lib/web) and the notebooks headless.
 chromium:
@@ -100,8 +112,10 @@ test-notebooks: kernel
 test-browser: kernel chromium
 	WITH_SENSE_BROWSER=1 WITH_SENSE_ROOT=$(ROOT) go test -tags $(GOTAGS) -count=1 -timeout 60m -v -run '^TestBrowser' ./cmd/withsense
 
+# Settings for one run (lib/settings), e.g. make report SET="study.seeds=3;mlp.max_epochs=50".
+SET ?=
 report: setup
-	WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -timeout $(CELL_TIMEOUT) -out $(ROOT)/results $(NOTEBOOKS)
+	WITH_SENSE_SET="$(SET)" WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -timeout $(CELL_TIMEOUT) -out $(ROOT)/results $(NOTEBOOKS)
 
 # Extra arguments for Jupyter, e.g. JUPYTER_ARGS="--ip=0.0.0.0 --no-browser" in a container.
 JUPYTER_ARGS ?=
