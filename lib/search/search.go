@@ -28,15 +28,16 @@ var ErrEmptyQuery = errors.New("empty query: type a description of the scene, e.
 // also reads Russian, the original users' language, to block what it must).
 const SupportedLanguages = "English"
 
-// NotUnderstoodError is returned for a query that passes the filter but has no word the
-// scorer's text encoder knows (for example a Russian query with GloVe).
+// NotUnderstoodError is returned for a query that passes the filter but that the text
+// encoders cannot read: one without a Latin letter (a Russian query), or one with no word
+// the scorer's text encoder knows (GloVe's ErrNoWords).
 type NotUnderstoodError struct {
 	Query string
-	Err   error // the encoder's own error
+	Err   error // the encoder's own error, if it gave one
 }
 
 func (e *NotUnderstoodError) Error() string {
-	return fmt.Sprintf("the search does not understand %q: it knows none of its words; describe the scene in %s, e.g. \"two dogs running through shallow water\"", e.Query, SupportedLanguages)
+	return fmt.Sprintf("the search does not understand %q: describe the scene in %s, e.g. \"two dogs running through shallow water\"", e.Query, SupportedLanguages)
 }
 
 func (e *NotUnderstoodError) Unwrap() error { return e.Err }
@@ -172,6 +173,11 @@ func (s *Searcher) score(query string, unfiltered bool) (Answer, []float32, []in
 		if !unfiltered {
 			return ans, nil, nil, nil
 		}
+	}
+	// The text encoders are English models: a query without a Latin letter (Russian,
+	// Chinese, digits alone) would be scored from tokens they never learnt.
+	if !strings.ContainsFunc(q, func(r rune) bool { return unicode.Is(unicode.Latin, r) }) {
+		return Answer{}, nil, nil, &NotUnderstoodError{Query: q}
 	}
 	scores, err := s.Scorer.Score(q)
 	if errors.Is(err, textenc.ErrNoWords) {
