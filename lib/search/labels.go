@@ -130,7 +130,8 @@ func (l *LabelScorer) Score(query string) ([]float32, error) {
 }
 
 // Why names, for each given photo, the classes that brought most of its label score for
-// the query, with the photo's presence of each ("dog 0.93"), most first: at most MaxWhy,
+// the query, with the photo's presence of each as the index holds it (normalised, so a
+// class's share of what CenterNet sees there: "dog 0.93"), most first: at most MaxWhy,
 // each bringing at least a tenth of the score and seen in the photo (presence ≥ 0.1).
 func (l *LabelScorer) Why(query string, photos []int) ([][]string, error) {
 	w, err := l.Weights(query)
