@@ -84,7 +84,9 @@ func embedPrompts(text textenc.Encoder, prompt string, classes []string) ([][]fl
 }
 
 // Name says what scores.
-func (l *LabelScorer) Name() string { return fmt.Sprintf("labels (%s ↔ %s)", l.Text.Name(), LabelImage) }
+func (l *LabelScorer) Name() string {
+	return fmt.Sprintf("labels (%s ↔ %s)", l.Text.Name(), LabelImage)
+}
 
 // Weights returns the query's weight on each class (they sum to 1).
 func (l *LabelScorer) Weights(query string) ([]float64, error) {
