@@ -98,6 +98,17 @@ func Orient(src *image.RGBA, orientation int) *image.RGBA {
 	return dst
 }
 
+// preparePhotoFile is preparePhoto for a file, read again (the index reads each new
+// photo twice: once to hash it while scanning, once to embed it, so that only a batch of
+// photos is ever held decoded).
+func preparePhotoFile(path, hash string, maxPixels int, tmp string) (string, int, int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	return preparePhoto(path, data, hash, maxPixels, tmp)
+}
+
 // preparePhoto checks a photo file's bytes (size before decoding, then a full decode)
 // and returns the file to embed: path itself, or for a photo stored turned (EXIF
 // orientation other than 1) a PNG of the photo as viewers show it, written into tmp.
@@ -116,7 +127,7 @@ func preparePhoto(path string, data []byte, hash string, maxPixels int, tmp stri
 	}
 	img = Orient(img, o)
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
 		return "", 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	out := filepath.Join(tmp, hash+".png")

@@ -180,7 +180,8 @@ func UpdateIndex(dir, path string, emb Embedder, opt IndexOptions) (*Index, Inde
 	cur := &storedIndex{Format: indexFormat, Root: root, Encoders: encoders}
 	type pending struct {
 		photo storedPhoto
-		file  string // the file to embed (an oriented copy for a turned photo)
+		path  string // the photo's file
+		name  string // the name of the file embedded: its own, or <hash>.png for a turned photo's copy
 	}
 	var queue []pending
 	queued := map[[32]byte]bool{}
@@ -191,6 +192,10 @@ func UpdateIndex(dir, path string, emb Embedder, opt IndexOptions) (*Index, Inde
 		return nil, st, err
 	}
 	defer os.RemoveAll(tmp)
+	skip := func(err error) {
+		warn(fmt.Sprintf("skipping %v", err))
+		cur.Skipped = append(cur.Skipped, err.Error())
+	}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			warn(fmt.Sprintf("skipping %v", err))
@@ -231,15 +236,16 @@ func UpdateIndex(dir, path string, emb Embedder, opt IndexOptions) (*Index, Inde
 			dups = append(dups, ph)
 			return nil
 		}
-		file, w, h, err := preparePhoto(p, data, hex.EncodeToString(ph.Hash[:]), opt.MaxPixels, tmp)
-		if err != nil {
-			warn(fmt.Sprintf("skipping %v", err))
-			cur.Skipped = append(cur.Skipped, err.Error())
+		if _, err := checkDims(p, data, opt.MaxPixels); err != nil {
+			skip(err)
 			return nil
 		}
-		ph.Width, ph.Height = w, h
+		name := filepath.Base(p)
+		if Orientation(data) != 1 {
+			name = hex.EncodeToString(ph.Hash[:]) + ".png"
+		}
 		queued[ph.Hash] = true
-		queue = append(queue, pending{ph, file})
+		queue = append(queue, pending{ph, p, name})
 		return nil
 	})
 	if err != nil {
@@ -264,20 +270,39 @@ func UpdateIndex(dir, path string, emb Embedder, opt IndexOptions) (*Index, Inde
 			names := map[string]bool{}
 			rest := queue[:0:0]
 			for _, q := range queue {
-				base := filepath.Base(q.file)
-				if len(batch) < opt.BatchSize && !names[base] {
-					names[base] = true
+				if len(batch) < opt.BatchSize && !names[q.name] {
+					names[q.name] = true
 					batch = append(batch, q)
 				} else {
 					rest = append(rest, q)
 				}
 			}
 			queue = rest
-			files := make([]string, len(batch))
-			for i, q := range batch {
-				files[i] = q.file
+			// Decode each photo in full (a corrupt one is skipped) and write the turned
+			// ones' copies, for this batch only.
+			var files []string
+			ready := batch[:0]
+			for _, q := range batch {
+				file, w, h, err := preparePhotoFile(q.path, hex.EncodeToString(q.photo.Hash[:]), opt.MaxPixels, tmp)
+				if err != nil {
+					skip(err)
+					continue
+				}
+				q.photo.Width, q.photo.Height = w, h
+				files = append(files, file)
+				ready = append(ready, q)
+			}
+			bar.Add(len(batch) - len(ready))
+			batch = ready
+			if len(batch) == 0 {
+				continue
 			}
 			vecs, nsfw, err := emb.Embed(files)
+			for _, f := range files {
+				if filepath.Dir(f) == tmp {
+					os.Remove(f)
+				}
+			}
 			if err == nil && len(nsfw) != len(batch) {
 				err = fmt.Errorf("embedder gave %d NSFW scores for %d photos", len(nsfw), len(batch))
 			}
@@ -304,7 +329,11 @@ func UpdateIndex(dir, path string, emb Embedder, opt IndexOptions) (*Index, Inde
 		}
 	}
 	for _, d := range dups {
-		o := byHash[d.Hash]
+		o, ok := byHash[d.Hash]
+		if !ok { // its first copy was skipped
+			skip(fmt.Errorf("%s: same content as a skipped photo", filepath.Join(root, d.Path)))
+			continue
+		}
 		d.Width, d.Height, d.Vecs, d.NSFW = o.Width, o.Height, o.Vecs, o.NSFW
 		cur.Photos = append(cur.Photos, d)
 		st.Reused++
