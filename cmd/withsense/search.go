@@ -149,7 +149,7 @@ func runIndex(args []string) error {
 			hidden++
 		}
 	}
-	fmt.Printf("indexed %d photos into %s with %s: %d embedded, %d unchanged, %d removed, %d skipped; %d hidden by the NSFW guard\n",
+	fmt.Printf("indexed %d photos into %s with %s: %d embedded, %d reused (unchanged, moved or copied), %d removed, %d skipped; %d hidden by the NSFW guard\n",
 		st.Photos, *out, strings.Join(encoders, ", "), st.Embedded, st.Reused, st.Removed, st.Skipped, hidden)
 	return nil
 }
