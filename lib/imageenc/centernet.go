@@ -25,7 +25,8 @@ import (
 // DepthwiseConv2dNative, hard-swish as Add/Relu6/Mul, squeeze-excite as Mean and 1×1
 // convolutions, ResizeBilinear, ConcatV2, Sigmoid), so it is the network human runs, not a
 // re-typed copy. Convolutions run as patches + fused matmul (convpatch.go), depthwise
-// convolutions as gathered taps (depthwise.go). One pass gives:
+// convolutions as one multiply and one shifted in-place add per tap (depthwise.go). One
+// pass gives:
 //   - the pooled backbone feature: the global average of tower_0/extern1/hard_swish/mul_1,
 //     MobileNetV3's last feature map (1×1 convolution to 480 channels + hard-swish, 16×16 at
 //     stride 32 for the 512×512 input), 480-d;
@@ -106,7 +107,7 @@ type CenterNet struct {
 	stride  float32 // input pixels per heatmap cell (4)
 
 	execOnce sync.Once
-	exec     *Exec // compiles one graph per batch size
+	exec     *Exec // compiles one graph per input shape (batch size)
 	execErr  error
 }
 
