@@ -129,7 +129,7 @@ bench: setup testgraphs
 	go test -tags $(GOTAGS) -run '^$$' -benchtime 3x \
 		-bench 'Inception|ResNet50|MiniLM|USE|ORT|Glove|Tokenizer|Kendall|Search|ServeLoad' ./lib/...
 	go test -tags $(GOTAGS) -run '^$$' -benchtime 1x \
-		-bench 'MLPFit|MLPEnsembleFit|RidgeFit|TwoTowerTrain' ./lib/regress ./lib/retrieval
+		-bench 'MLPFit|MLPEnsembleFit|RidgeFit|TwoTowerTrain|OutOfFold' ./lib/regress ./lib/retrieval
 
 clean:
 	rm -rf $(BIN) data/cache
