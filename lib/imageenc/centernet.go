@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph code reads best with the dot import
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers/activation"
@@ -124,12 +125,25 @@ var defaultCenterNet = sync.OnceValues(func() (*CenterNet, error) {
 	if err != nil {
 		return nil, err
 	}
-	backend, err := sharedBackend()
+	backend, err := centerNetBackend()
 	if err != nil {
 		return nil, err
 	}
 	return NewCenterNet(m, backend)
 })
+
+// centerNetBackend is the shared backend, except that on the Go backend CenterNet gets its
+// own instance that runs a pass's ops in graph order ("ops_sequential"). By default the Go
+// backend starts every ready op of a lone pass at once, which here runs all of a depthwise
+// layer's per-tap multiplies before its adds and keeps every product alive (15-20% slower);
+// CenterNet gets its parallelism from CenterNetWorkers passes at a time instead.
+func centerNetBackend() (compute.Backend, error) {
+	b, err := sharedBackend()
+	if err != nil || b.String() != gobackend.BackendName {
+		return b, err
+	}
+	return gobackend.New("ops_sequential")
+}
 
 // NewCenterNet checks that the graph model has CenterNet's endpoints and prepares it for
 // the backend (graphs are compiled on first use, per batch size).
