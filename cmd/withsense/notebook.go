@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/withsense/withsense/lib/atomicfile"
@@ -189,10 +194,31 @@ func executeNotebook(term *terminal, nb, out string, check bool, timeout int) er
 	if check { // a check leaves the committed results alone
 		cmd.Env = append(cmd.Env, project.ResultsEnv+"="+scratch)
 	}
+	// If this process dies (a timeout's SIGTERM), nbconvert is interrupted and stops its
+	// kernel rather than leaving it running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
 	term.println(fmt.Sprintf("executing %s", name))
 	stop := term.follow(name, progress.NewTail(logPath))
+	// Ctrl-C or SIGTERM: nbconvert is interrupted; either way its kernel is stopped below.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var interrupted atomic.Bool
+	go func() {
+		for range sigs {
+			interrupted.Store(true)
+			if cmd.Process != nil {
+				cmd.Process.Signal(os.Interrupt)
+			}
+		}
+	}()
 	runErr := term.run(cmd)
+	signal.Stop(sigs)
+	close(sigs)
 	stop()
+	stopKernels(progress.LogEnv + "=" + logPath)
+	if interrupted.Load() {
+		return fmt.Errorf("%s: interrupted", nb)
+	}
 	if failed, err := failedCells(executed); err == nil && len(failed) > 0 {
 		return fmt.Errorf("%s: %d failed cell(s):\n%s", nb, len(failed), strings.Join(failed, "\n"))
 	} else if runErr != nil {
@@ -221,6 +247,22 @@ func executeNotebook(term *terminal, nb, out string, check bool, timeout int) er
 	}
 	term.println("wrote " + dest)
 	return nil
+}
+
+// stopKernels kills the processes whose environment holds marker (this run's progress
+// log): the GoNB kernel and its cell's program. GoNB does not watch its parent the way
+// ipykernel does, so a kernel whose nbconvert was interrupted would run on.
+func stopKernels(marker string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range procs {
+		env, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(append([]byte{0}, env...), []byte("\x00"+marker+"\x00")) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // withoutRoot rewrites the executed notebook so that the report names no machine path:

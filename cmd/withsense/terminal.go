@@ -80,6 +80,9 @@ func harmless(line string) bool { return harmlessLines.MatchString(ansi.ReplaceA
 func (t *terminal) run(cmd *exec.Cmd) error {
 	r, w := io.Pipe()
 	cmd.Stdout, cmd.Stderr = w, w
+	// A process the command started may hold its output open after it ended (an orphaned
+	// kernel): stop waiting for that output soon after the command itself exits.
+	cmd.WaitDelay = 2 * time.Second
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
