@@ -125,9 +125,9 @@ notebook: setup
 
 # Speeds are reported with their reference measured in the same run (gomlx/ort ratios);
 # training benchmarks run once each. BenchmarkSearch needs the models `make report` trains.
-bench: setup testgraphs
+bench: setup testgraphs nsfwjs-node
 	go test -tags $(GOTAGS) -run '^$$' -benchtime 3x \
-		-bench 'Inception|ResNet50|MiniLM|USE|ORT|Glove|Tokenizer|Kendall|Search|ServeLoad' ./lib/...
+		-bench 'Inception|ResNet50|MiniLM|USE|CenterNet|Depthwise|ORT|Glove|Tokenizer|Kendall|Search|ServeLoad' ./lib/...
 	go test -tags $(GOTAGS) -run '^$$' -benchtime 1x \
 		-bench 'MLPFit|MLPEnsembleFit|RidgeFit|TwoTowerTrain|OutOfFold' ./lib/regress ./lib/retrieval
 

@@ -109,6 +109,9 @@ func setupModels(args []string) error {
 	if _, err := assets.NSFWJSDir(); err != nil {
 		return err
 	}
+	if _, err := assets.CenterNetJSON(); err != nil {
+		return err
+	}
 	if _, err := assets.USEDir(); err != nil {
 		return err
 	}
