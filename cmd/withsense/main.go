@@ -5,6 +5,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/withsense/withsense/lib/project"
 	"os"
 	"sort"
 	"strings"
@@ -29,6 +30,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "withsense: unknown command %q\n\n", name)
 		usage()
 		os.Exit(2)
+	}
+	// Every command works on the project's checkout: without one, say where it looked (and
+	// how to point at it) instead of failing deep inside with a stack trace.
+	if _, err := project.Root(); err != nil {
+		fmt.Fprintf(os.Stderr, "withsense %s: %v\n", name, err)
+		os.Exit(1)
 	}
 	if err := cmd.run(os.Args[2:]); err != nil {
 		if err == flag.ErrHelp {

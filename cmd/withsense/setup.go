@@ -36,7 +36,7 @@ func setupData(args []string) error {
 		return err
 	}
 	dir, err := dataset.Locate()
-	if errors.Is(err, dataset.ErrNotFound) && *download {
+	if errors.Is(err, dataset.ErrNotFound) && *download && os.Getenv(dataset.DataEnv) == "" {
 		fmt.Fprintf(os.Stderr, "%v\ntrying to download %s...\n", err, dataset.ArchiveURL)
 		dir = filepath.Join(project.DataDir(), "with_sense")
 		if derr := dataset.Download(dir); derr != nil {

@@ -64,9 +64,11 @@ func candidates(env, name string) []string {
 // Locate returns the first candidate folder that holds the course archive's files. If none
 // does, the error lists every folder it looked in and what was missing there.
 func Locate() (string, error) {
-	return locate(Candidates(), []string{TrainCSV, ExpertTSV, CrowdTSV, TestQueriesCSV, TestImagesCSV, TrainImagesDir, TestImagesDir},
-		"the course archive", DataEnv)
+	return locate(Candidates(), courseFiles, "the course archive", DataEnv)
 }
+
+// courseFiles are the files and folders of the course archive that Locate looks for.
+var courseFiles = []string{TrainCSV, ExpertTSV, CrowdTSV, TestQueriesCSV, TestImagesCSV, TrainImagesDir, TestImagesDir}
 
 // LocateFlickr8k returns the folder of the Flickr8k text files (Flickr8k.token.txt).
 func LocateFlickr8k() (string, error) {
@@ -74,6 +76,15 @@ func LocateFlickr8k() (string, error) {
 }
 
 func locate(dirs, need []string, what, env string) (string, error) {
+	// A variable the user set is what they asked for: a wrong one is an error, never a
+	// silent fallback to another copy.
+	if d := os.Getenv(env); d != "" {
+		dirs = dirs[:1]
+	}
+	if len(dirs) == 0 {
+		return "", fmt.Errorf("%w: %s not found: no folder to look in (not inside the project's checkout, and $%s is not set); run from the checkout or set $%s to the folder that holds %s",
+			ErrNotFound, what, env, env, strings.Join(need, ", "))
+	}
 	var tried []string
 	for _, dir := range dirs {
 		var missing []string
@@ -90,6 +101,10 @@ func locate(dirs, need []string, what, env string) (string, error) {
 		} else {
 			tried = append(tried, fmt.Sprintf("  %s: missing %s", dir, strings.Join(missing, ", ")))
 		}
+	}
+	if d := os.Getenv(env); d != "" {
+		return "", fmt.Errorf("%w: $%s=%s does not hold %s:\n%s\nset $%s to the folder that holds %s, or unset it",
+			ErrNotFound, env, d, what, strings.Join(tried, "\n"), env, strings.Join(need, ", "))
 	}
 	return "", fmt.Errorf("%w: %s not found; looked in:\n%s\nset $%s to the folder that holds %s",
 		ErrNotFound, what, strings.Join(tried, "\n"), env, strings.Join(need, ", "))

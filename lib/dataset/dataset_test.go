@@ -319,6 +319,27 @@ func TestLocateMissing(t *testing.T) {
 	}
 }
 
+// TestLocateExplicit: a $WITH_SENSE_DATA that points at nothing is an error naming it, even
+// where another copy of the data exists.
+func TestLocateExplicit(t *testing.T) {
+	good := t.TempDir()
+	for _, f := range []string{TrainCSV, TrainImagesDir} {
+		os.WriteFile(filepath.Join(good, f), nil, 0o644)
+	}
+	t.Setenv(DataEnv, "/nonexistent/with_sense")
+	_, err := locate([]string{"/nonexistent/with_sense", good}, []string{TrainCSV, TrainImagesDir}, "the course archive", DataEnv)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "$"+DataEnv+"=/nonexistent/with_sense does not hold the course archive") {
+		t.Fatalf("a wrong $%s gave %v", DataEnv, err)
+	}
+	t.Setenv(DataEnv, "")
+	if dir, err := locate([]string{good}, []string{TrainCSV, TrainImagesDir}, "the course archive", DataEnv); err != nil || dir != good {
+		t.Fatalf("unset variable: %s, %v", dir, err)
+	}
+	if _, err := locate(nil, []string{TrainCSV}, "the course archive", DataEnv); err == nil || !strings.Contains(err.Error(), "not inside the project's checkout") {
+		t.Fatalf("no folder to look in: %v", err)
+	}
+}
+
 func TestImages(t *testing.T) {
 	dir := t.TempDir()
 	good := writeJPEG(t, filepath.Join(dir, "good.jpg"), 16, 16)
