@@ -162,7 +162,7 @@ func GuardGallery(photos []string, captions map[string]string, n int) (string, e
 		items = append(items, gallery.Item{Path: photos[i], Muted: search.Guarded(nsfw[i]),
 			Title: fmt.Sprintf("Porn %.3f · Hentai %.3f", nsfw[i][3], nsfw[i][1]), Lines: []string{captions[filepath.Base(photos[i])]}})
 	}
-	head := fmt.Sprintf(`<p style="font-family:sans-serif">At threshold %.2f the guard hides <b>%d</b> of %d photos ("Sexy" alone never hides a photo). The %d photos the head scores highest for "Porn":</p>`,
-		search.GuardThreshold, hidden, len(photos), len(items))
+	head := fmt.Sprintf(`<p style="font-family:sans-serif">At threshold %.2f (Porn or Hentai) the guard hides <b>%d</b> of %d photos ("Sexy" alone never hides a photo). Galleries are stricter than the search: they blur any photo with Porn, Hentai or Sexy above %.2f. The %d photos the head scores highest for "Porn":</p>`,
+		search.GuardThreshold, hidden, len(photos), gallery.FlagThreshold, len(items))
 	return head + gallery.HTML(items, 4), nil
 }
