@@ -102,15 +102,21 @@ test-go: testgraphs
 	go vet -tags $(GOTAGS) ./...
 	WITH_SENSE_REQUIRE_TESTGRAPHS=1 WITH_SENSE_REQUIRE_BROWSER=1 go test -tags $(GOTAGS) -timeout 45m ./...
 
+# The notebooks under test run a smaller configuration than the report (fewer encoder pairs,
+# seeds and epochs: lib/settings) and train into their own folder, so `make test` stays short and
+# never replaces the models `make report` trained for the search.
+TEST_SET ?= study.seeds=2; mlp.max_epochs=40; twotower.epochs=10; study.texts=["glove-mean","use"]; study.images=["inception-mixed5","centernet-pool"]; study.two_tower_images=["inception-mixed5","inception-mixed5+centernet-pool"]
+TEST_ENV = WITH_SENSE_SET='$(TEST_SET)' WITH_SENSE_TRAINED=$(ROOT)/data/cache/test-models WITH_SENSE_ROOT=$(ROOT)
+
 # Executes every notebook headless into a scratch folder; a failed cell fails the target.
 test-notebooks: kernel
-	WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -check -timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
+	$(TEST_ENV) $(BIN)/withsense notebook -check -timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 
 # Live Jupyter (started as `make notebook` starts it) and the exported reports in headless Chromium:
 # every photo loads, flagged photos are blurred, the interactive search answers a typed query, no
 # report names a machine path. After test-notebooks, so the caches are warm.
 test-browser: kernel chromium
-	WITH_SENSE_BROWSER=1 WITH_SENSE_ROOT=$(ROOT) go test -tags $(GOTAGS) -count=1 -timeout 60m -v -run '^TestBrowser' ./cmd/withsense
+	WITH_SENSE_BROWSER=1 $(TEST_ENV) go test -tags $(GOTAGS) -count=1 -timeout 60m -v -run '^TestBrowser' ./cmd/withsense
 
 # Settings for one run (lib/settings), e.g. make report SET="study.seeds=3;mlp.max_epochs=50".
 SET ?=
