@@ -6,8 +6,10 @@ package imageenc
 //
 // Location: <project>/data/cache/embeddings/<encoder name>-<key>.emb, one file per encoder
 // and weights, where key is the first 16 hex digits of sha256(name "\x00" weights "\x00"
-// version); version is the encoder's Version() if it has one (a change of preprocessing or
-// graph code bumps it), else "".
+// version); version is the encoder's Version() label followed by the hash of the code that
+// computes the vectors (this package's sources and those of the lib packages it imports, as
+// lib/cachekey hashes them), so a change to that code recomputes them without any hand-bumped
+// version.
 //
 // File format (all integers little-endian):
 //
@@ -43,6 +45,7 @@ import (
 	"sync"
 
 	"github.com/withsense/withsense/lib/atomicfile"
+	"github.com/withsense/withsense/lib/cachekey"
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/progress"
 	"github.com/withsense/withsense/lib/project"
@@ -91,12 +94,26 @@ type cacheHeader struct {
 // CacheDir is the default folder of the embedding cache.
 func CacheDir() string { return filepath.Join(project.CacheDir(), "embeddings") }
 
+// encoderVersion is the code's part of a cache key (lib/cachekey): the encoder's own label
+// (Version, if it has one) and the hash of the sources of this package and of every lib
+// package it imports, so a change to the code that computes embeddings recomputes them.
 func encoderVersion(enc Encoder) string {
-	if v, ok := enc.(interface{ Version() string }); ok {
-		return v.Version()
+	v := ""
+	if x, ok := enc.(interface{ Version() string }); ok {
+		v = x.Version()
 	}
-	return ""
+	return v + "+src:" + sourcesKey()
 }
+
+// sourcesKey hashes this package's code once per process ("unknown" outside a checkout,
+// where the cache folder cannot be found either).
+var sourcesKey = sync.OnceValue(func() string {
+	src, err := cachekey.Sources("lib/imageenc")
+	if err != nil {
+		return "unknown"
+	}
+	return src[:16]
+})
 
 // CachePath returns the cache file of an encoder output in dir (CacheDir() if empty).
 func CachePath(dir, name, weights, version string) string {

@@ -127,7 +127,7 @@ func TestEmbedFilesCacheAndResume(t *testing.T) {
 		}
 	}
 	// The file is what the documented format says.
-	b, err := os.ReadFile(CachePath(cacheDir, enc.Name(), enc.Weights(), ""))
+	b, err := os.ReadFile(CachePath(cacheDir, enc.Name(), enc.Weights(), encoderVersion(enc)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestEmbedFilesCacheAndResume(t *testing.T) {
 		t.Errorf("cache file: header %+v, %d records, %v", h, len(recs), err)
 	}
 	// A truncated cache file is an error, not silently ignored or reused.
-	os.WriteFile(CachePath(cacheDir, enc.Name(), enc.Weights(), ""), b[:len(b)-7], 0o644)
+	os.WriteFile(CachePath(cacheDir, enc.Name(), enc.Weights(), encoderVersion(enc)), b[:len(b)-7], 0o644)
 	if _, err := EmbedFilesWith(enc, paths, opt); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("truncated cache file: error %v", err)
 	}
