@@ -29,14 +29,7 @@ var (
 )
 
 // RankStats are the retrieval metrics of one variant over a set of queries.
-type RankStats struct {
-	Queries    int     `json:"queries"`
-	R1         float64 `json:"recall_at_1"`
-	R5         float64 `json:"recall_at_5"`
-	R10        float64 `json:"recall_at_10"`
-	MRR        float64 `json:"mrr"`
-	MedianRank float64 `json:"median_rank"`
-}
+type RankStats = metrics.Retrieval
 
 // Spread is a metric's mean and standard deviation over seeds.
 type Spread struct {
@@ -496,19 +489,10 @@ func stats(ranks []int, blocked []bool, all bool) (RankStats, error) {
 			kept = append(kept, r)
 		}
 	}
-	s := RankStats{Queries: len(kept)}
 	if len(kept) == 0 {
-		return s, nil
+		return RankStats{}, nil
 	}
-	var err error
-	if s.R1, err = metrics.RecallAt(kept, 1); err != nil {
-		return s, err
-	}
-	s.R5, _ = metrics.RecallAt(kept, 5)
-	s.R10, _ = metrics.RecallAt(kept, 10)
-	s.MRR, _ = metrics.MRR(kept)
-	s.MedianRank, _ = metrics.MedianRank(kept)
-	return s, nil
+	return metrics.Summarize(kept)
 }
 
 // parallel runs f(0..n-1), one per core at a time, and joins their errors.
