@@ -42,6 +42,7 @@ func explainer(s Scorer) (PartScorer, bool) {
 // answer or a scorer that cannot explain. A scorer with a label part (two-tower+labels)
 // adds the classes its label score comes from ("frisbee 0.71", see LabelScorer.Why).
 func (s *Searcher) Explain(ans *Answer) error {
+	defer memo.pin(ans.Query)()
 	if err := s.explainWords(ans); err != nil {
 		return err
 	}

@@ -204,12 +204,12 @@ func (s *Searcher) explainLabels(ans *Answer) error {
 }
 
 // labelScorer builds the label scorer over an index's centernet-classes vectors.
-func labelScorer(ix *Index) (*LabelScorer, error) {
+func labelScorer(ix *Index, texts textOpener) (*LabelScorer, error) {
 	presence, err := indexVecs(ix, LabelImage)
 	if err != nil {
 		return nil, err
 	}
-	text, err := textenc.Encoders.Open(LabelText)
+	text, err := texts.open(LabelText)
 	if err != nil {
 		return nil, err
 	}

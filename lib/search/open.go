@@ -57,13 +57,14 @@ func NewScorer(cfg Config, ix *Index, variant string) (Scorer, error) {
 	}
 	var tt, mlp Scorer
 	var err error
+	texts := textOpener{}
 	if variant != VariantMLP {
-		if tt, err = twoTowerScorer(cfg, ix); err != nil {
+		if tt, err = twoTowerScorer(cfg, ix, texts); err != nil {
 			return nil, err
 		}
 	}
 	if variant != VariantTwoTower && variant != VariantLabels {
-		if mlp, err = mlpScorer(cfg, ix); err != nil {
+		if mlp, err = mlpScorer(cfg, ix, texts); err != nil {
 			return nil, err
 		}
 	}
@@ -75,7 +76,7 @@ func NewScorer(cfg Config, ix *Index, variant string) (Scorer, error) {
 	case VariantRerank:
 		return &Rerank{First: tt, Second: mlp, Depth: cfg.RerankDepth}, nil
 	case VariantLabels:
-		labels, err := labelScorer(ix)
+		labels, err := labelScorer(ix, texts)
 		if err != nil {
 			return nil, err
 		}
@@ -113,12 +114,12 @@ func indexVecs(ix *Index, encoder string) ([][]float32, error) {
 	return vecs, nil
 }
 
-func twoTowerScorer(cfg Config, ix *Index) (Scorer, error) {
+func twoTowerScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
 	m, err := retrieval.Load(cfg.TwoTowerDir)
 	if err != nil {
 		return nil, err
 	}
-	text, err := textenc.Encoders.Open(m.TextEncoder)
+	text, err := texts.open(m.TextEncoder)
 	if err != nil {
 		return nil, err
 	}
@@ -135,9 +136,11 @@ func twoTowerScorer(cfg Config, ix *Index) (Scorer, error) {
 			return nil, fmt.Errorf("%s: %w", ix.Paths[i], err)
 		}
 	}
+	// The text tower runs once per query: batched with the concurrent searches' queries.
+	project := textenc.NewBatcher(m.ProjectText, QueryBatch, QueryWait)
 	return &CosineScorer{Label: fmt.Sprintf("two-tower (%s + %s)", m.ImageEncoder, m.TextEncoder), Text: text, Images: proj,
 		Project: func(t []float32) ([]float32, error) {
-			out, err := m.ProjectText([][]float32{t})
+			out, err := project.Do([][]float32{t})
 			if err != nil {
 				return nil, err
 			}
@@ -153,12 +156,12 @@ func LoadRegressor(dir string, encoders ...string) (regress.Model, error) {
 	return regress.LoadMLP(dir, encoders...)
 }
 
-func mlpScorer(cfg Config, ix *Index) (Scorer, error) {
+func mlpScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
 	m, err := LoadRegressor(cfg.MLPDir, cfg.MLPEncoders[0], cfg.MLPEncoders[1])
 	if err != nil {
 		return nil, err
 	}
-	text, err := textenc.Encoders.Open(cfg.MLPEncoders[0])
+	text, err := texts.open(cfg.MLPEncoders[0])
 	if err != nil {
 		return nil, err
 	}

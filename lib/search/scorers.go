@@ -92,14 +92,6 @@ func dot32(a, b []float32) float32 {
 
 func nan32() float32 { return float32(math.NaN()) }
 
-func embedQuery(enc textenc.Encoder, query string) ([]float32, error) {
-	vecs, err := enc.Embed([]string{query})
-	if err != nil {
-		return nil, err
-	}
-	return features.Normalize(vecs[0])
-}
-
 // Rerank scores with First, then reorders First's top Depth photos by Second: those
 // photos score above all others, in Second's order; the rest keep First's order.
 type Rerank struct {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -125,7 +124,7 @@ func measureLoad(b *testing.B, s *search.Searcher, loadQueries []string) loadRes
 	}
 	slices.Sort(direct)
 
-	srv, err := New(s, Options{MaxConcurrent: runtime.NumCPU(), QueueWait: 30 * time.Second, Log: log.New(io.Discard, "", 0)})
+	srv, err := New(s, Options{QueueWait: 30 * time.Second, Log: log.New(io.Discard, "", 0)})
 	if err != nil {
 		b.Fatal(err)
 	}

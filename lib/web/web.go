@@ -43,8 +43,9 @@ const MaxBody = 16 << 10
 
 // Options tune a Server; zero values take the defaults.
 type Options struct {
-	// MaxConcurrent searches run at once (default: the number of CPUs); more wait up to
-	// QueueWait, then get 503.
+	// MaxConcurrent searches run at once (default: search.QueryBatch or the number of CPUs,
+	// whichever is more, so that concurrent queries fill the text encoder's batches); more
+	// wait up to QueueWait, then get 503.
 	MaxConcurrent int
 	QueueWait     time.Duration // default 2 s
 	SearchTimeout time.Duration // default 10 s
@@ -66,7 +67,7 @@ func New(s *search.Searcher, opt Options) (*Server, error) {
 		return nil, fmt.Errorf("web: the searcher has %d photo ids for %d photos", len(s.IDs), len(s.Paths))
 	}
 	if opt.MaxConcurrent <= 0 {
-		opt.MaxConcurrent = runtime.NumCPU()
+		opt.MaxConcurrent = max(runtime.NumCPU(), search.QueryBatch)
 	}
 	if opt.QueueWait <= 0 {
 		opt.QueueWait = 2 * time.Second
