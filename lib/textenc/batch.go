@@ -9,13 +9,13 @@ import (
 
 // Batcher merges the calls of a batch function that many goroutines make at about the
 // same time into one call (dynamic batching, as inference servers do it): a GoMLX
-// execution of 32 rows costs far less than 32 executions of one. The first caller of a
-// batch waits at most MaxWait for others (less once MaxBatch inputs are waiting), then for
-// the batch before it to finish, and runs every input that arrived meanwhile (up to
-// MaxBatch, and a power of two of them where the calls allow it, so that a compiled model
-// sees few batch shapes; a call is never split). Each caller gets its own inputs' outputs, in order.
-// If the merged call fails, each call of the batch is run alone, so that one caller's bad
-// input fails only that caller.
+// execution of 32 rows costs far less than 32 executions of one (USE: about 30 ms against
+// 32 × 3.5 ms). The first caller of a batch waits at most maxWait for others (less once
+// maxBatch inputs wait), then for the batch before it to finish, and runs every input that
+// arrived meanwhile: up to maxBatch, and a power of two of them where the calls allow it,
+// so that a compiled model sees few batch shapes; a call is never split. Each caller gets
+// its own inputs' outputs, in order. If the merged call fails, each call of the batch is
+// run alone, so that one caller's bad input fails only that caller.
 type Batcher[In, Out any] struct {
 	fn       func([]In) ([]Out, error)
 	maxBatch int
