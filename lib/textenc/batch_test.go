@@ -174,3 +174,43 @@ func TestBatchedUSE(t *testing.T) {
 		t.Error("empty text: no error through Batched")
 	}
 }
+
+// TestBatchedNoWait: with no wait, 16 goroutines making 50 calls each (of 1 to 3 texts)
+// each get their own vectors, and no merged call exceeds the batch size.
+func TestBatchedNoWait(t *testing.T) {
+	c := &countingEncoder{}
+	enc := Batched(c, 8, 0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 50 {
+				texts := []string{strings.Repeat("a", g), strings.Repeat("b", i), "ab"}[:1+(g+i)%3]
+				vecs, err := enc.Embed(texts)
+				if err == nil && len(vecs) != len(texts) {
+					err = fmt.Errorf("%d vectors for %d texts", len(vecs), len(texts))
+				}
+				for k := 0; err == nil && k < len(texts); k++ {
+					if vecs[k][0] != float32(len(texts[k])) || vecs[k][1] != float32(strings.Count(texts[k], "a")) {
+						err = fmt.Errorf("goroutine %d call %d text %q: vector %v", g, i, texts[k], vecs[k])
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.Logf("800 calls in %d encoder calls", len(c.sizes))
+	if slices.Max(c.sizes) > 8 {
+		t.Errorf("an encoder call of %d texts, more than the batch of 8", slices.Max(c.sizes))
+	}
+}
