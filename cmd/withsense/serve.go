@@ -24,7 +24,7 @@ func runServe(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (loopback by default; 0.0.0.0:8080 for every interface)")
 	indexFile := fs.String("index", "", "index file to serve (default: DIR's, under data/cache/index)")
 	variant := fs.String("variant", "", "search variant (default: the one the study measured best)")
-	maxSearches := fs.Int("max-searches", 0, "searches running at once (default: the number of CPUs)")
+	maxSearches := fs.Int("max-searches", 0, "searches running at once (default: 32, or the number of CPUs if more)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
