@@ -10,6 +10,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/withsense/withsense/lib/imageenc"
 	"github.com/withsense/withsense/lib/project"
@@ -143,17 +144,31 @@ func TextTable(name string, texts []string) (*Table, error) {
 }
 
 // Tables opens each named encoder with open; those that fail are returned as Unavailable
-// (their error says which file is missing and how to get it), the others as tables.
+// (their error says which file is missing and how to get it), the others as tables, in the
+// order of names. The encoders run concurrently: one encoder's pass keeps about one core
+// busy (measured: InceptionV3 and CenterNet on 96 photos, 22.3 s one after the other, 17.4 s
+// at once on 2 cores); outputs of one pass (inception-mixed5 and inception-pool) wait for
+// each other through the embedding cache's lock instead of computing twice.
 func Tables(names []string, open func(string) (*Table, error)) ([]*Table, []Unavailable, error) {
+	got := make([]*Table, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = open(n)
+		}()
+	}
+	wg.Wait()
 	var tables []*Table
 	var missing []Unavailable
-	for _, n := range names {
-		t, err := open(n)
-		if err != nil {
-			missing = append(missing, Unavailable{n, project.Relative(err.Error())})
+	for i, n := range names {
+		if errs[i] != nil {
+			missing = append(missing, Unavailable{n, project.Relative(errs[i].Error())})
 			continue
 		}
-		tables = append(tables, t)
+		tables = append(tables, got[i])
 	}
 	if len(tables) == 0 {
 		return nil, missing, errors.New("no encoder available: " + fmt.Sprint(missing))
