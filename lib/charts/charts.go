@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -134,6 +135,10 @@ func Bars(title, ylabel string, categories []string, series []Series) (string, e
 	p.Add(plotter.NewGrid())
 	headroom(&p.Y, lo, hi, true)
 	p.X.Min, p.X.Max = -0.6, float64(len(categories))-0.4 // room for every group's outer bars
+	if long := slices.ContainsFunc(categories, func(c string) bool { return len(c) > 60/len(categories) }); long {
+		p.X.Tick.Label.Rotation = math.Pi / 8 // labels that would run into each other
+		p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+	}
 	rows := 0
 	if n > 1 {
 		rows = n

@@ -34,8 +34,10 @@ func LearningCurves(title string, panels []Panel, bestEpoch int) string {
 	return b.String()
 }
 
+// panel draws one box; its legend is a row above the box, never over the curves, and the
+// value axis has 5 % headroom on both sides.
 func panel(b *strings.Builder, x0, y0, w, h int, p Panel, best int) {
-	const l, r, t, bot = 48, 10, 10, 28
+	const l, r, t, bot = 48, 10, 22, 28
 	lo, hi, n := math.Inf(1), math.Inf(-1), 0
 	for _, s := range p.Curves {
 		n = max(n, len(s.Y))
@@ -51,6 +53,8 @@ func panel(b *strings.Builder, x0, y0, w, h int, p Panel, best int) {
 	if hi-lo < 1e-12 {
 		lo, hi = lo-0.5*math.Abs(lo)-1e-3, hi+0.5*math.Abs(hi)+1e-3
 	}
+	pad := 0.05 * (hi - lo)
+	lo, hi = lo-pad, hi+pad
 	xmax := max(float64(n), 2)
 	px := func(x float64) float64 { return float64(x0+l) + (x-1)/(xmax-1)*float64(w-l-r) }
 	py := func(y float64) float64 { return float64(y0+t) + (hi-y)/(hi-lo)*float64(h-t-bot) }
@@ -63,7 +67,12 @@ func panel(b *strings.Builder, x0, y0, w, h int, p Panel, best int) {
 		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#bbb" stroke-dasharray="3,3"/>`,
 			px(float64(best)), px(float64(best)), y0+t, y0+h-bot)
 	}
-	for k, s := range p.Curves {
+	lx := x0 + l
+	for _, s := range p.Curves {
+		fmt.Fprintf(b, `<text x="%d" y="%d" fill="%s">■ %s</text>`, lx, y0+t-8, s.Color, html.EscapeString(s.Name))
+		lx += 7*len([]rune(s.Name)) + 26
+	}
+	for _, s := range p.Curves {
 		var pts []string
 		for i, v := range s.Y {
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -71,6 +80,5 @@ func panel(b *strings.Builder, x0, y0, w, h int, p Panel, best int) {
 			}
 		}
 		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, s.Color, strings.Join(pts, " "))
-		fmt.Fprintf(b, `<text x="%d" y="%d" fill="%s" text-anchor="end">%s</text>`, x0+w-r-4, y0+t+14+14*k, s.Color, html.EscapeString(s.Name))
 	}
 }

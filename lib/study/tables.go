@@ -87,7 +87,7 @@ func HoldoutChart(r *ModelsReport) (string, error) {
 		pred = append(pred, float64(r.Holdout.Pred[i]))
 	}
 	b := r.BestMLP
-	return charts.Scatter(fmt.Sprintf("%s on %s: validation MAE %s", b.Model, evaluate.Embedding(b.Text, b.Image), PM("%.3f", b.MAE, b.SD)),
+	return charts.Scatter(fmt.Sprintf("%s, validation MAE %s", b.Model, PM("%.3f", b.MAE, b.SD)),
 		"true target", "predicted", truth, pred, true)
 }
 
