@@ -119,9 +119,11 @@ test-browser: kernel chromium
 	WITH_SENSE_BROWSER=1 $(TEST_ENV) go test -tags $(GOTAGS) -count=1 -timeout 60m -v -run '^TestBrowser' ./cmd/withsense
 
 # Settings for one run (lib/settings), e.g. make report SET="study.seeds=3;mlp.max_epochs=50".
+# A notebook whose report is up to date is not executed again unless FORCE=1.
 SET ?=
+FORCE ?=
 report: setup
-	WITH_SENSE_SET="$(SET)" WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook -timeout $(CELL_TIMEOUT) -out $(ROOT)/results $(NOTEBOOKS)
+	WITH_SENSE_SET="$(SET)" WITH_SENSE_ROOT=$(ROOT) $(BIN)/withsense notebook $(if $(FORCE),-force) -timeout $(CELL_TIMEOUT) -out $(ROOT)/results $(NOTEBOOKS)
 
 # Extra arguments for Jupyter, e.g. JUPYTER_ARGS="--ip=0.0.0.0 --no-browser" in a container.
 JUPYTER_ARGS ?=

@@ -123,6 +123,7 @@ func runNotebook(args []string) error {
 	out := fs.String("out", "", "folder for the HTML reports (default: the project's results/)")
 	check := fs.Bool("check", false, "execute and check the cells only (no HTML)")
 	timeout := fs.Int("timeout", 1800, "seconds a cell may run")
+	force := fs.Bool("force", false, "execute even a notebook whose report is up to date (same notebook, code, settings)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -148,7 +149,16 @@ func runNotebook(args []string) error {
 	}()
 	for _, nb := range fs.Args() {
 		start := time.Now()
+		name := strings.TrimSuffix(filepath.Base(nb), ".ipynb")
+		if !*check && !*force && unchanged(nb, name, *out) {
+			term.println(fmt.Sprintf("%s: up to date (same notebook, code and settings as the last run): kept %s", name, filepath.Join(*out, name+".html")))
+			times = append(times, fmt.Sprintf("  %-20s %8s  %s", filepath.Base(nb), "0s", "up to date"))
+			continue
+		}
 		err := executeNotebook(term, nb, *out, *check, *timeout)
+		if err == nil && !*check {
+			err = recordReport(nb, name, *out)
+		}
 		status := "ok"
 		if err != nil {
 			status = "FAILED"
