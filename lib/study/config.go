@@ -3,6 +3,8 @@ package study
 import (
 	"fmt"
 
+	"github.com/withsense/withsense/lib/regress"
+	"github.com/withsense/withsense/lib/retrieval"
 	"github.com/withsense/withsense/lib/settings"
 )
 
@@ -47,6 +49,19 @@ func CurrentRun() (Run, error) {
 	r := Run{Config: DefaultConfig(), Set: a}
 	if err := settings.Apply(&r.Config, "study", a); err != nil {
 		return r, err
+	}
+	// The models' sections are applied where the models are built (and not at all when
+	// their results come from the cache): check their names now, and that no assignment
+	// names a section nobody reads.
+	mlp, tt := regress.MLPSettings{}, retrieval.Settings{}
+	if err := settings.Apply(&mlp, "mlp", a); err != nil {
+		return r, err
+	}
+	if err := settings.Apply(&tt, "twotower", a); err != nil {
+		return r, err
+	}
+	if err := settings.CheckKnown(a); err != nil {
+		return r, fmt.Errorf("%w (sections: study, mlp, twotower)", err)
 	}
 	if r.Config.Seeds < 1 || r.Config.Seeds > 50 {
 		return r, fmt.Errorf("setting study.seeds=%d: want 1 to 50", r.Config.Seeds)

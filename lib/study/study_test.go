@@ -12,6 +12,7 @@ import (
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/evaluate"
 	"github.com/withsense/withsense/lib/project"
+	"github.com/withsense/withsense/lib/settings"
 )
 
 func TestStats(t *testing.T) {
@@ -91,5 +92,21 @@ func TestWriteOOF(t *testing.T) {
 	err := WriteOOF(in, map[string][]float32{"short": {0.1}})
 	if err == nil || !strings.Contains(err.Error(), "model short: 1 out-of-fold predictions for 2 samples") {
 		t.Errorf("short predictions: %v", err)
+	}
+}
+
+// TestCurrentRunSettings: every section's names are checked when the run starts, even for
+// models whose results will come from the cache.
+func TestCurrentRunSettings(t *testing.T) {
+	t.Setenv(settings.Env, "study.seeds=3; mlp.max_epochs=7; twotower.dim=64")
+	r, err := CurrentRun()
+	if err != nil || r.Config.Seeds != 3 || r.Set["mlp.max_epochs"] != "7" {
+		t.Fatalf("run %+v, %v", r, err)
+	}
+	for _, bad := range []string{"mlp.max_epoch=7", "mpl.max_epochs=7", "twotower.dims=64", "study.seeds=0"} {
+		t.Setenv(settings.Env, bad)
+		if _, err := CurrentRun(); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
 	}
 }
