@@ -222,15 +222,15 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		img, txt *features.Table
 		model    *retrieval.Model
 	}
+	// Each encoder's table once (unavailable encoders are left out: notebook 02 says why).
+	txts, _, errT := features.Tables(in.Run.Config.TwoTowerTexts, func(n string) (*features.Table, error) { return features.TextTable(n, texts) })
+	imgs, _, errI := features.Tables(in.Run.Config.TwoTowerImages, func(n string) (*features.Table, error) { return features.ImageTable(n, c.AllPhotos()) })
 	var trials []*trial
-	for _, tn := range in.Run.Config.TwoTowerTexts {
-		for _, im := range in.Run.Config.TwoTowerImages {
-			img, err1 := features.ImageTable(im, c.AllPhotos())
-			txt, err2 := features.TextTable(tn, texts)
-			if err1 != nil || err2 != nil {
-				continue // unavailable encoder: notebook 02 says why
+	if errT == nil && errI == nil {
+		for _, txt := range txts {
+			for _, img := range imgs {
+				trials = append(trials, &trial{img: img, txt: txt})
 			}
-			trials = append(trials, &trial{img: img, txt: txt})
 		}
 	}
 	if len(trials) == 0 {

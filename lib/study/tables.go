@@ -2,6 +2,7 @@ package study
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -57,15 +58,13 @@ func MAEChart(r *ModelsReport) (string, error) {
 		for i, m := range models {
 			var ok bool
 			if v[i], ok = byEmb[e][m]; !ok || v[i] > 0.3 {
-				v[i] = nanValue // not run here, or off the scale (least squares overfits)
+				v[i] = math.NaN() // not run here, or off the scale (least squares overfits)
 			}
 		}
 		series = append(series, charts.Series{Name: e, Values: v})
 	}
 	return charts.Bars("Validation MAE per model and embedding (lower is better)", "MAE", models, series)
 }
-
-var nanValue = func() float64 { var z float64; return z / z }()
 
 // ModelsTable is the chosen pair's models: validation MAE and RMSE, mean ± sd over seeds.
 func ModelsTable(r *ModelsReport) ([]string, [][]string) {
