@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/withsense/withsense/lib/train"
 
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend" // the Go backend, GoMLX's default here
@@ -86,25 +87,9 @@ type foldedConv struct {
 	bn, act string
 }
 
-var (
-	backendOnce sync.Once
-	backendVal  compute.Backend
-	backendErr  error
-)
-
-// sharedBackend returns the GoMLX backend $GOMLX_BACKEND names (the Go backend by default),
-// created once for the package.
-func sharedBackend() (compute.Backend, error) {
-	backendOnce.Do(func() {
-		defer func() {
-			if r := recover(); r != nil { // compute.NewWithConfig panics on an unknown name
-				backendErr = fmt.Errorf("GoMLX backend ($%s=%q): %v", compute.ConfigEnvVar, os.Getenv(compute.ConfigEnvVar), r)
-			}
-		}()
-		backendVal, backendErr = compute.New()
-	})
-	return backendVal, backendErr
-}
+// sharedBackend is the GoMLX backend every model of the project computes on (lib/train
+// creates it once for the process).
+func sharedBackend() (compute.Backend, error) { return train.Backend() }
 
 var (
 	inceptionOnce sync.Once
