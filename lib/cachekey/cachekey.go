@@ -4,8 +4,12 @@
 //  1. the step's name and its settings (JSON, as the step records them in metrics.json);
 //  2. the code that computes it: every file (Go sources and embedded data such as
 //     lib/dataset/SHA256SUMS, not tests or testdata) of the named lib packages and of every
-//     lib package they import, transitively, plus go.sum (the versions of GoMLX and the other
-//     dependencies);
+//     lib package they import, transitively, plus the go.sum lines of the modules those
+//     packages import and of the other modules of the same owners (github.com/gomlx/...
+//     for GoMLX): the versions of the dependencies the step runs, not of every module of
+//     the project, so that adding a library to the web server leaves the photos'
+//     embeddings valid (a module's own dependencies are taken to move with its version or
+//     its owner's other modules);
 //  3. the data it reads: callers pass content hashes of their inputs (Inputs, e.g. the
 //     embedding tables' vectors, which carry the photos, the encoders and their weights).
 //
@@ -59,13 +63,15 @@ var (
 )
 
 // Sources returns the hash of the files of the named lib packages and of every lib package
-// they import (transitively), and go.sum. Each package is read once per process.
+// they import (transitively), and of the go.sum lines of their dependencies (moduleSums).
+// Each package is read once per process.
 func Sources(pkgs ...string) (string, error) {
 	root, err := project.Root()
 	if err != nil {
 		return "", err
 	}
 	seen := map[string]bool{}
+	external := map[string]bool{}
 	queue := slices.Clone(pkgs)
 	for len(queue) > 0 {
 		p := filepath.ToSlash(filepath.Clean(queue[0]))
@@ -74,11 +80,14 @@ func Sources(pkgs ...string) (string, error) {
 			continue
 		}
 		seen[p] = true
-		imports, err := libImports(root, p)
+		imports, ext, err := imports(root, p)
 		if err != nil {
 			return "", err
 		}
 		queue = append(queue, imports...)
+		for _, e := range ext {
+			external[e] = true
+		}
 	}
 	all := make([]string, 0, len(seen))
 	for p := range seen {
@@ -94,12 +103,59 @@ func Sources(pkgs ...string) (string, error) {
 		writeString(h, p)
 		writeString(h, ph)
 	}
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	sums, err := moduleSums(root, external)
+	if err != nil {
+		return "", err
+	}
+	writeString(h, sums)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// moduleSums returns the lines of go.sum (in file order) of the modules that provide the
+// imported packages (the longest module path that is the import path or a folder above
+// it) and of the other modules of the same owners (the first two elements of the path:
+// github.com/gomlx). The standard library has no go.sum line; its version is the Go
+// toolchain's, which the Makefile pins.
+func moduleSums(root string, imported map[string]bool) (string, error) {
+	b, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		return "", fmt.Errorf("cache key: %w", err)
 	}
-	writeString(h, string(sum))
-	return hex.EncodeToString(h.Sum(nil)), nil
+	lines := strings.Split(string(b), "\n")
+	modules := map[string]bool{}
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) == 3 {
+			modules[f[0]] = true
+		}
+	}
+	owners := map[string]bool{}
+	for p := range imported {
+		best := ""
+		for m := range modules {
+			if (p == m || strings.HasPrefix(p, m+"/")) && len(m) > len(best) {
+				best = m
+			}
+		}
+		if best != "" {
+			owners[owner(best)] = true
+		}
+	}
+	var kept strings.Builder
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) == 3 && owners[owner(f[0])] {
+			kept.WriteString(l)
+			kept.WriteByte('\n')
+		}
+	}
+	return kept.String(), nil
+}
+
+// owner is the first two elements of a module path (github.com/gomlx), or the whole path.
+func owner(module string) string {
+	if parts := strings.SplitN(module, "/", 3); len(parts) == 3 {
+		return parts[0] + "/" + parts[1]
+	}
+	return module
 }
 
 // packageFiles lists the files of a package that count for its key: everything in its
@@ -147,14 +203,14 @@ func packageHash(root, pkg string) (string, error) {
 	return s, nil
 }
 
-// libImports returns the project's lib packages that pkg's Go files import.
-func libImports(root, pkg string) ([]string, error) {
+// imports returns the project's lib packages that pkg's Go files import, and the packages
+// they import from outside the project (the standard library's among them).
+func imports(root, pkg string) (lib, external []string, err error) {
 	files, err := packageFiles(root, pkg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	prefix := project.Module + "/"
-	var out []string
 	fset := token.NewFileSet()
 	for _, name := range files {
 		if !strings.HasSuffix(name, ".go") {
@@ -163,16 +219,20 @@ func libImports(root, pkg string) ([]string, error) {
 		path := filepath.Join(root, filepath.FromSlash(pkg), name)
 		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
 		if err != nil {
-			return nil, fmt.Errorf("cache key: %w", err)
+			return nil, nil, fmt.Errorf("cache key: %w", err)
 		}
 		for _, im := range f.Imports {
 			p, _ := strconv.Unquote(im.Path.Value)
-			if rest, ok := strings.CutPrefix(p, prefix); ok && strings.HasPrefix(rest, "lib/") {
-				out = append(out, rest)
+			if rest, ok := strings.CutPrefix(p, prefix); ok {
+				if strings.HasPrefix(rest, "lib/") {
+					lib = append(lib, rest)
+				}
+			} else {
+				external = append(external, p)
 			}
 		}
 	}
-	return out, nil
+	return lib, external, nil
 }
 
 // Vectors returns the content hash of named vectors (an embedding table): names in sorted

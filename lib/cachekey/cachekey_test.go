@@ -18,8 +18,9 @@ func TestMain(m *testing.M) {
 	}
 	root = dir
 	write("go.mod", "module "+project.Module+"\n")
-	write("go.sum", "")
+	write("go.sum", "example.com/team/x v1.0.0 h1:x\nexample.com/team/x v1.0.0/go.mod h1:y\nother.org/z v1.0.0 h1:z\n")
 	write("lib/a/a.go", "package a\nimport _ \""+project.Module+"/lib/b\"\n")
+	write("lib/b/uses.go", "package b\nimport _ \"example.com/team/x/sub\"\nimport _ \"fmt\"\n")
 	write("lib/a/a_test.go", "package a\n")
 	write("lib/b/b.go", "package b\n")
 	write("lib/b/LIST", "one\n")
@@ -53,7 +54,8 @@ func key(t *testing.T, settings any, inputs ...string) string {
 }
 
 // TestKeyFollowsContent: the key moves with the step's code, its imports' code and data
-// files, its settings and inputs, and ignores tests and unrelated packages.
+// files, the versions of the modules it imports (and of their owners' other modules), its
+// settings and inputs, and ignores tests, unrelated packages and other modules.
 func TestKeyFollowsContent(t *testing.T) {
 	base := key(t, map[string]int{"epochs": 3}, "in1")
 	if again := key(t, map[string]int{"epochs": 3}, "in1"); again != base {
@@ -61,8 +63,9 @@ func TestKeyFollowsContent(t *testing.T) {
 	}
 	write("lib/c/c.go", "package c\n// changed\n")
 	write("lib/a/a_test.go", "package a\n// changed\n")
+	write("go.sum", "example.com/team/x v1.0.0 h1:x\nexample.com/team/x v1.0.0/go.mod h1:y\nother.org/z v1.1.0 h1:z2\nnew.org/lru v2.0.0 h1:n\n")
 	if k := key(t, map[string]int{"epochs": 3}, "in1"); k != base {
-		t.Errorf("a change to an unrelated package or a test moved the key")
+		t.Errorf("a change to an unrelated package, a test, or go.sum lines of modules the step does not import moved the key")
 	}
 	changes := []struct {
 		what string
@@ -78,8 +81,12 @@ func TestKeyFollowsContent(t *testing.T) {
 			write("lib/b/LIST", "two\n")
 			return key(t, map[string]int{"epochs": 3}, "in1")
 		}},
-		{"go.sum", func() string {
-			write("go.sum", "example.com/x v1.0.0 h1:x\n")
+		{"version of an imported module", func() string {
+			write("go.sum", "example.com/team/x v1.1.0 h1:x2\nexample.com/team/x v1.1.0/go.mod h1:y2\n")
+			return key(t, map[string]int{"epochs": 3}, "in1")
+		}},
+		{"version of a module of the same owner", func() string {
+			write("go.sum", "example.com/team/x v1.1.0 h1:x2\nexample.com/team/x v1.1.0/go.mod h1:y2\nexample.com/team/w v0.1.0 h1:w\n")
 			return key(t, map[string]int{"epochs": 3}, "in1")
 		}},
 	}

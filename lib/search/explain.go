@@ -42,7 +42,6 @@ func explainer(s Scorer) (PartScorer, bool) {
 // answer or a scorer that cannot explain. A scorer with a label part (two-tower+labels)
 // adds the classes its label score comes from ("frisbee 0.71", see LabelScorer.Why).
 func (s *Searcher) Explain(ans *Answer) error {
-	defer memo.pin(ans.Query)()
 	if err := s.explainWords(ans); err != nil {
 		return err
 	}
@@ -152,7 +151,7 @@ func (c *CosineScorer) ScorePart(queries []string, photos []int) ([][]float32, e
 			}
 			continue
 		}
-		if t, err = c.project(t); err != nil {
+		if t, err = c.project(queries[qi], t); err != nil {
 			return nil, err
 		}
 		for i, p := range photos {

@@ -1,8 +1,11 @@
 package search
 
 import (
-	"sync"
+	"fmt"
+	"sync/atomic"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/textenc"
@@ -20,6 +23,12 @@ const (
 	QueryWait  time.Duration = 0
 )
 
+// QueryCache is how many queries' vectors the search keeps (least recently used out
+// first): a query asked again, by another photographer or by the page's next k, costs no
+// text encoder. Each entry holds a query's vector per encoder and per projection (about
+// 4 KiB with `use` and the two-tower), so the cache stays under about 16 MiB.
+const QueryCache = 4096
+
 // textOpener opens each text encoder once for the parts of one scorer (a Blend's two
 // scorers share the `use` weights and its batches), wrapped in textenc.Batched.
 type textOpener map[string]textenc.Encoder
@@ -36,63 +45,61 @@ func (o textOpener) open(name string) (textenc.Encoder, error) {
 	return o[name], nil
 }
 
-// queryMemo keeps the normalised embeddings of the queries being searched, per encoder, so
-// that the scorers of one search embed its query once per encoder: a Blend of the
-// two-tower and the label score both read the `use` vector of the query, and Explain the
-// vectors its search already had. Searcher.score (and Explain) pin the query while they
-// run; the vectors go when the last search of that query ends. Unpinned texts (the queries
-// Explain makes by dropping words, a scorer called on its own) are embedded afresh.
-type queryMemo struct {
-	mu   sync.Mutex
-	pins map[string]int                   // query → searches of it in progress
-	vecs map[string]map[memoKey][]float32 // query → its vectors by encoder
+// memoKey names one vector of a query: an encoder's (its name and exact weights), or a
+// projection's (a scorer instance's, projectionKey).
+type memoKey struct {
+	query, name, weights string
 }
 
-// memoKey names an encoder by its name and exact weights.
-type memoKey struct{ name, weights string }
+// queryMemo keeps the normalised vectors of recent queries: the scorers of one search
+// read its query's `use` vector once (a Blend of the two-tower and the label score both
+// need it), Explain reads the vectors its search had, and a query asked again is not
+// embedded again. Vectors are shared: callers must not change them. Two searches of a
+// new query at the same moment may both embed it (same vector; the second is kept).
+type queryMemo struct {
+	cache *lru.Cache[memoKey, []float32]
+}
+
+func newQueryMemo(size int) *queryMemo {
+	c, err := lru.New[memoKey, []float32](size)
+	if err != nil {
+		panic(err) // size ≤ 0: a programming error
+	}
+	return &queryMemo{cache: c}
+}
 
 // memo is the memo of every Searcher (queries are plain text; encoders are keyed by weights).
-var memo = &queryMemo{pins: map[string]int{}, vecs: map[string]map[memoKey][]float32{}}
+var memo = newQueryMemo(QueryCache)
 
-// pin keeps q's vectors until the returned function is called.
-func (m *queryMemo) pin(q string) (unpin func()) {
-	m.mu.Lock()
-	m.pins[q]++
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if m.pins[q]--; m.pins[q] <= 0 {
-			delete(m.pins, q)
-			delete(m.vecs, q)
-		}
-	}
-}
-
-// embedQuery returns the query's normalised embedding by enc, from the memo while the
-// query is pinned. The vector is shared: callers must not change it.
-func embedQuery(enc textenc.Encoder, query string) ([]float32, error) {
-	key := memoKey{enc.Name(), enc.Weights()}
-	memo.mu.Lock()
-	v, ok := memo.vecs[query][key]
-	memo.mu.Unlock()
-	if ok {
+// get returns the vector under k, computing and keeping it on a miss.
+func (m *queryMemo) get(k memoKey, compute func() ([]float32, error)) ([]float32, error) {
+	if v, ok := m.cache.Get(k); ok {
 		return v, nil
 	}
-	vecs, err := enc.Embed([]string{query})
+	v, err := compute()
 	if err != nil {
 		return nil, err
 	}
-	if v, err = features.Normalize(vecs[0]); err != nil {
-		return nil, err
-	}
-	memo.mu.Lock()
-	defer memo.mu.Unlock()
-	if memo.pins[query] > 0 {
-		if memo.vecs[query] == nil {
-			memo.vecs[query] = map[memoKey][]float32{}
-		}
-		memo.vecs[query][key] = v
-	}
+	m.cache.Add(k, v)
 	return v, nil
 }
+
+// embedQuery returns the query's normalised embedding by enc, from the memo when a
+// recent search already embedded it.
+func embedQuery(enc textenc.Encoder, query string) ([]float32, error) {
+	return memo.get(memoKey{query, enc.Name(), enc.Weights()}, func() ([]float32, error) {
+		vecs, err := enc.Embed([]string{query})
+		if err != nil {
+			return nil, err
+		}
+		return features.Normalize(vecs[0])
+	})
+}
+
+// projections numbers the scorers whose projections the memo keeps (projectionKey).
+var projections atomic.Int64
+
+// projectionKey is a fresh memo name for one scorer's projection of text vectors: a
+// projection is a trained model (two scorers over the same folder may differ after a
+// retrain), so each instance gets its own.
+func projectionKey() string { return fmt.Sprintf("projection %d", projections.Add(1)) }

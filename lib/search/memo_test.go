@@ -34,8 +34,9 @@ func (c *countingText) count(s string) int {
 }
 
 // TestQueryEmbeddedOnce: a Blend of a `use` cosine and the label score, both reading the
-// same `use` encoder, embeds the query once per search and once per Explain, and scores as
-// its parts called on their own (which embed afresh).
+// same `use` encoder, embeds a query once: for its search, for Explain, for a second
+// search and for its parts called on their own (the memo keeps recent queries), and scores
+// as those parts do; a query pushed out of a small memo by newer ones is embedded again.
 func TestQueryEmbeddedOnce(t *testing.T) {
 	enc := &countingText{Encoder: openUSE(t), texts: map[string]int{}}
 	captions := []string{"a dog runs through shallow water", "a cat sleeps on a sofa", "a man rides a bicycle", "two dogs play in the snow"}
@@ -63,8 +64,9 @@ func TestQueryEmbeddedOnce(t *testing.T) {
 	if err := s.Explain(&ans); err != nil {
 		t.Fatal(err)
 	}
-	if n := enc.count(q); n != 2 {
-		t.Errorf("Explain embedded the query %d more times, want 1", n-1)
+	again, err := s.Search(q, 4)
+	if err != nil {
+		t.Fatal(err)
 	}
 	a, err := blend.A.Score(q)
 	if err != nil {
@@ -74,17 +76,32 @@ func TestQueryEmbeddedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := BlendWeighted(a, b, 1)
-	for _, r := range ans.Results {
-		if i := slices.Index(captions, r.Path); r.Score != want[i] {
-			t.Errorf("%s: score %g in the search, %g from the parts alone", r.Path, r.Score, want[i])
-		}
+	if n := enc.count(q); n != 1 {
+		t.Errorf("Explain, a second search and the parts embedded the query %d more times, want 0", n-1)
 	}
-	if n := enc.count(q); n != 4 {
-		t.Errorf("the parts alone embedded the query %d times, want 2 (nothing kept after the search)", n-2)
+	want := BlendWeighted(a, b, 1)
+	for i, r := range ans.Results {
+		if j := slices.Index(captions, r.Path); r.Score != want[j] {
+			t.Errorf("%s: score %g in the search, %g from the parts alone", r.Path, r.Score, want[j])
+		}
+		if again.Results[i].Path != r.Path || again.Results[i].Score != r.Score {
+			t.Errorf("rank %d: %s in the first search, %s in the second", i+1, r.Path, again.Results[i].Path)
+		}
 	}
 	if ans.Results[0].Path != captions[0] {
 		t.Errorf("best match %s, want %s", ans.Results[0].Path, captions[0])
+	}
+
+	saved := memo
+	defer func() { memo = saved }()
+	memo = newQueryMemo(2)
+	for _, other := range []string{q, "a red car", "a blue boat", q} {
+		if _, err := s.Search(other, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := enc.count(q); n != 3 {
+		t.Errorf("with a memo of 2 queries: query embedded %d times in all, want 3 (once more when new, once more after 2 newer queries)", n)
 	}
 }
 

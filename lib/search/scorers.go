@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/regress"
@@ -46,6 +47,9 @@ type CosineScorer struct {
 	Text    textenc.Encoder
 	Images  [][]float32 // normalised photo vectors in the shared space, in index order
 	Project func(text []float32) ([]float32, error)
+
+	keyOnce sync.Once
+	key     string // the memo's name of this scorer's projections
 }
 
 // Name says which space scores.
@@ -57,7 +61,7 @@ func (c *CosineScorer) Score(query string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t, err = c.project(t); err != nil {
+	if t, err = c.project(query, t); err != nil {
 		return nil, err
 	}
 	out := make([]float32, len(c.Images))
@@ -70,16 +74,20 @@ func (c *CosineScorer) Score(query string) ([]float32, error) {
 	return out, nil
 }
 
-// project maps a normalised text embedding into the photos' space, normalised.
-func (c *CosineScorer) project(t []float32) ([]float32, error) {
+// project maps the query's normalised text embedding t into the photos' space,
+// normalised, from the memo when a recent search already projected the query.
+func (c *CosineScorer) project(query string, t []float32) ([]float32, error) {
 	if c.Project == nil {
 		return t, nil
 	}
-	t, err := c.Project(t)
-	if err != nil {
-		return nil, err
-	}
-	return features.Normalize(t)
+	c.keyOnce.Do(func() { c.key = projectionKey() })
+	return memo.get(memoKey{query: query, name: c.key}, func() ([]float32, error) {
+		p, err := c.Project(t)
+		if err != nil {
+			return nil, err
+		}
+		return features.Normalize(p)
+	})
 }
 
 func dot32(a, b []float32) float32 {

@@ -167,7 +167,6 @@ func (s *Searcher) score(query string, unfiltered bool) (Answer, []float32, []in
 	if err != nil {
 		return Answer{}, nil, nil, err
 	}
-	defer memo.pin(q)()
 	ans := Answer{Query: q, Scorer: s.Scorer.Name(), Results: []Result{}}
 	if blocked, word := Blocked(q); blocked {
 		ans.Blocked, ans.Notice, ans.Word = true, Notice, word
