@@ -253,11 +253,11 @@ func TestUSEEmbed(t *testing.T) {
 }
 
 // BenchmarkUSE embeds 256 Flickr8k captions (tokenizing included) in Go and, in the same
-// run, in TF.js (wasm backend, Node) in batches of USEBatchSize and of 1; it reports
+// run, in TF.js (wasm backend, Node) in batches of 32 and of 1; it reports
 // sentences/s and the speed ratios to TF.js.
 func BenchmarkUSE(b *testing.B) {
 	texts := useParityTexts(b)[:256]
-	node := runUSENode(b, texts, USEBatchSize)
+	node := runUSENode(b, texts, 32)
 	node1 := runUSENode(b, texts, 1)
 	u := loadUSE(b)
 	if _, err := u.Embed(texts); err != nil { // compile outside the timing
