@@ -30,11 +30,15 @@ const RerankDepth = 10
 // Config is what the search loads: the trained models and the variant measured best.
 // The study writes it (WriteConfig) after it trains them.
 type Config struct {
-	Default     string    `json:"default"`
-	TwoTowerDir string    `json:"two_tower_dir"`
-	MLPDir      string    `json:"mlp_dir"`
-	MLPEncoders [2]string `json:"mlp_encoders"` // text, image
-	RerankDepth int       `json:"rerank_depth"`
+	Default     string `json:"default"`
+	TwoTowerDir string `json:"two_tower_dir"`
+	// TwoTowerDirs, when it names more than one folder, makes the two-tower score an
+	// ensemble: the mean of the cosines of these models (the same encoders, other seeds),
+	// TwoTowerDir first. Empty, or TwoTowerDir alone: that one model.
+	TwoTowerDirs []string  `json:"two_tower_dirs,omitempty"`
+	MLPDir       string    `json:"mlp_dir"`
+	MLPEncoders  [2]string `json:"mlp_encoders"` // text, image
+	RerankDepth  int       `json:"rerank_depth"`
 	// LabelWeight weighs the zero-shot label score against the two-tower's in the
 	// two-tower+labels variant (z-scores; 0 or unset stands for 1).
 	LabelWeight float64 `json:"label_weight,omitempty"`
@@ -85,6 +89,14 @@ func (c Config) Check() error {
 	if c.TwoTowerDir == "" || c.MLPDir == "" || c.MLPEncoders[0] == "" || c.MLPEncoders[1] == "" {
 		return fmt.Errorf("two_tower_dir, mlp_dir and both mlp_encoders must be set")
 	}
+	if len(c.TwoTowerDirs) > 0 && c.TwoTowerDirs[0] != c.TwoTowerDir {
+		return fmt.Errorf("two_tower_dirs must start with two_tower_dir %q, not %q", c.TwoTowerDir, c.TwoTowerDirs[0])
+	}
+	for i, d := range c.TwoTowerDirs {
+		if d == "" || slices.Contains(c.TwoTowerDirs[:i], d) {
+			return fmt.Errorf("two_tower_dirs %q: empty or repeated folder %q", c.TwoTowerDirs, d)
+		}
+	}
 	if c.RerankDepth < 1 {
 		return fmt.Errorf("rerank_depth %d, want at least 1", c.RerankDepth)
 	}
@@ -92,6 +104,15 @@ func (c Config) Check() error {
 		return fmt.Errorf("label_weight %v, want a finite weight ≥ 0", c.LabelWeight)
 	}
 	return nil
+}
+
+// TwoTowers lists the folders of the two-tower models whose mean cosine scores: the
+// ensemble's (TwoTowerDirs), or TwoTowerDir alone.
+func (c Config) TwoTowers() []string {
+	if len(c.TwoTowerDirs) > 0 {
+		return c.TwoTowerDirs
+	}
+	return []string{c.TwoTowerDir}
 }
 
 func knownVariant(v string) bool {
@@ -104,7 +125,7 @@ func knownVariant(v string) bool {
 }
 
 // ImageEncoders are the image encoders an index needs for this configuration's default
-// variant: the two-tower's (from its saved info) and the MLP's, and CenterNet's class
+// variant: the two-tower's (from its saved info; an ensemble's models all take the same) and the MLP's, and CenterNet's class
 // presence for two-tower+labels, without repeats. Names are opaque (a composite such as
 // "inception-mixed5+centernet-pool" is one name).
 func (c Config) ImageEncoders() ([]string, error) { return c.imageEncoders(c.Default) }

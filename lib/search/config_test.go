@@ -3,6 +3,7 @@ package search
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -15,13 +16,24 @@ func TestConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := ReadConfigFile(path)
-	if err != nil || got != c {
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("read back %+v, %v; wrote %+v", got, err, c)
+	}
+	c.TwoTowerDirs = []string{"/m/tt", "/m/tt-seed2"}
+	if err := WriteConfigFile(path, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadConfigFile(path); err != nil || !reflect.DeepEqual(got, c) || !reflect.DeepEqual(got.TwoTowers(), c.TwoTowerDirs) {
 		t.Fatalf("read back %+v, %v; wrote %+v", got, err, c)
 	}
 	for _, tc := range []struct{ json, want string }{
 		{`{"default": "best"}`, `default variant "best" is not one of`},
 		{`{"default": "mlp", "rerank_depth": 10}`, "two_tower_dir, mlp_dir and both mlp_encoders must be set"},
 		{`{"default": "mlp", "two_tower_dir": "a", "mlp_dir": "b", "mlp_encoders": ["x", "y"]}`, "rerank_depth 0, want at least 1"},
+		{`{"default": "mlp", "two_tower_dir": "a", "two_tower_dirs": ["b", "a"], "mlp_dir": "b", "mlp_encoders": ["x", "y"], "rerank_depth": 10}`,
+			`two_tower_dirs must start with two_tower_dir "a"`},
+		{`{"default": "mlp", "two_tower_dir": "a", "two_tower_dirs": ["a", "b", "a"], "mlp_dir": "b", "mlp_encoders": ["x", "y"], "rerank_depth": 10}`,
+			`repeated folder "a"`},
 		{`{"default": `, "unexpected end of JSON input"},
 	} {
 		os.WriteFile(path, []byte(tc.json), 0o644)

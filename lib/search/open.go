@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -114,37 +115,87 @@ func indexVecs(ix *Index, encoder string) ([][]float32, error) {
 	return vecs, nil
 }
 
+// twoTowerScorer is the cosine in the two-tower's shared space, or, with several models
+// (Config.TwoTowers: the same encoders, other seeds), the mean of their cosines: each
+// photo's vector is the concatenation of every model's normalised projection divided by
+// √n, and so is the query's, so that their dot product is the mean of the n cosines.
 func twoTowerScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
-	m, err := retrieval.Load(cfg.TwoTowerDir)
-	if err != nil {
-		return nil, err
-	}
-	text, err := texts.open(m.TextEncoder)
-	if err != nil {
-		return nil, err
-	}
-	vecs, err := indexVecs(ix, m.ImageEncoder)
-	if err != nil {
-		return nil, err
-	}
-	proj, err := m.ProjectImages(vecs)
-	if err != nil {
-		return nil, err
-	}
-	for i := range proj {
-		if proj[i], err = features.Normalize(proj[i]); err != nil {
-			return nil, fmt.Errorf("%s: %w", ix.Paths[i], err)
+	dirs := cfg.TwoTowers()
+	models := make([]*retrieval.Model, len(dirs))
+	for i, dir := range dirs {
+		m, err := retrieval.Load(dir)
+		if err != nil {
+			return nil, err
 		}
+		if f := models[0]; f != nil && (m.ImageEncoder != f.ImageEncoder || m.TextEncoder != f.TextEncoder) {
+			return nil, fmt.Errorf("two-tower ensemble: %s takes %s + %s but %s takes %s + %s: every model must take the same encoders",
+				dir, m.ImageEncoder, m.TextEncoder, dirs[0], f.ImageEncoder, f.TextEncoder)
+		}
+		models[i] = m
 	}
-	// The text tower runs once per query: batched with the concurrent searches' queries.
-	project := textenc.NewBatcher(m.ProjectText, QueryBatch, QueryWait)
-	return &CosineScorer{Label: fmt.Sprintf("two-tower (%s + %s)", m.ImageEncoder, m.TextEncoder), Text: text, Images: proj,
-		Project: func(t []float32) ([]float32, error) {
-			out, err := project.Do([][]float32{t})
+	m0 := models[0]
+	text, err := texts.open(m0.TextEncoder)
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := indexVecs(ix, m0.ImageEncoder)
+	if err != nil {
+		return nil, err
+	}
+	// The text towers run once per query: each batched with the concurrent searches' queries.
+	projects := make([]func([]float32) ([]float32, error), len(models))
+	projs := make([][][]float32, len(models))
+	for k, m := range models {
+		proj, err := m.ProjectImages(vecs)
+		if err != nil {
+			return nil, err
+		}
+		for i := range proj {
+			if proj[i], err = features.Normalize(proj[i]); err != nil {
+				return nil, fmt.Errorf("%s: %w", ix.Paths[i], err)
+			}
+		}
+		projs[k] = proj
+		batch := textenc.NewBatcher(m.ProjectText, QueryBatch, QueryWait)
+		projects[k] = func(t []float32) ([]float32, error) {
+			out, err := batch.Do([][]float32{t})
 			if err != nil {
 				return nil, err
 			}
 			return out[0], nil
+		}
+	}
+	label := fmt.Sprintf("two-tower (%s + %s)", m0.ImageEncoder, m0.TextEncoder)
+	if len(models) == 1 {
+		return &CosineScorer{Label: label, Text: text, Images: projs[0], Project: projects[0]}, nil
+	}
+	scale := float32(1 / math.Sqrt(float64(len(models))))
+	images := make([][]float32, len(vecs))
+	for i := range images {
+		v := make([]float32, 0, len(models)*len(projs[0][i]))
+		for _, proj := range projs {
+			for _, x := range proj[i] {
+				v = append(v, x*scale)
+			}
+		}
+		images[i] = v
+	}
+	return &CosineScorer{Label: fmt.Sprintf("two-tower ×%d (%s + %s)", len(models), m0.ImageEncoder, m0.TextEncoder), Text: text, Images: images,
+		Project: func(t []float32) ([]float32, error) {
+			var out []float32
+			for k, project := range projects {
+				p, err := project(t)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", dirs[k], err)
+				}
+				if p, err = features.Normalize(p); err != nil {
+					return nil, fmt.Errorf("%s: %w", dirs[k], err)
+				}
+				for _, x := range p {
+					out = append(out, x*scale)
+				}
+			}
+			return out, nil
 		}}, nil
 }
 

@@ -58,7 +58,8 @@ const TestRanksFile = "test_ranks.csv"
 
 // WriteRetrieval records the retrieval report in results/: the "retrieval" section of
 // metrics.json, the final evaluation's rank of the relevant photo for every test query
-// (seed 0's model, default variant; 0: not returned), and the two-tower's out-of-fold
+// (default variant, with the chosen two-tower: the seeds' ensemble or seed 0's model; 0:
+// not returned), and the two-tower's out-of-fold
 // scores added to the out-of-fold predictions.
 func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 	test := r.Test
@@ -66,14 +67,20 @@ func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 	if err := results.Update("retrieval", map[string]any{
 		"provenance": results.Here(r.Encoders[0], r.Encoders[1]),
 		"settings":   in.Run,
-		"protocol": "choices on validation (valid_photos held-out training photos, their Flickr8k captions); " +
+		"protocol": "choices on validation (valid_photos held-out training photos, their Flickr8k captions), among them " +
+			"whether the two-tower score is the mean cosine of every seed's model (ensemble_validation: one model, mean ± sd " +
+			"over the validation seeds, against their ensemble, ± jackknife; ensemble: the choice); " +
 			"the test set (500 queries, 100 photos, one relevant photo per query) used once, by the final evaluation " +
-			"through search.Searcher, for every seed of the final two-tower; ranks pessimistic on ties",
+			"through search.Searcher, for every seed of the final two-tower alone (test.allowed, test.all: mean ± sd) and, " +
+			"when the ensemble is chosen, for the ensemble of every seed (test.ensemble: ± jackknife, leave one seed out); " +
+			"ranks pessimistic on ties",
 		"valid_photos":          r.ValidPhotos,
 		"valid_queries":         r.ValidQueries,
 		"encoder_trials":        r.Trials,
 		"two_tower_encoders":    r.Encoders,
 		"two_tower_settings":    r.Settings,
+		"ensemble_validation":   r.EnsembleValid,
+		"ensemble":              r.Ensemble,
 		"validation_variants":   r.Validation,
 		"default":               r.Default,
 		"label_weight":          r.LabelWeight,

@@ -3,6 +3,7 @@ package study
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -71,6 +72,15 @@ type VariantResult struct {
 	LabelWeight float64 `json:"label_weight,omitempty"`
 }
 
+// EnsembleTrial compares, on the validation queries the filter allows, the two-tower
+// variant scored by one model (each of the chosen encoders' validation seeds alone: mean ±
+// sd over them) with the mean cosine of all of them (sd: jackknife, leave one seed out).
+type EnsembleTrial struct {
+	Single   RankSpread  `json:"single"`
+	Ensemble RankSpread  `json:"ensemble"`
+	PerSeed  []RankStats `json:"single_per_seed"`
+}
+
 // LabelWeights are the weights of the zero-shot label score tried on validation for the
 // two-tower+labels variant.
 var LabelWeights = []float64{0.25, 0.5, 1, 2}
@@ -79,25 +89,34 @@ var LabelWeights = []float64{0.25, 0.5, 1, 2}
 type RetrievalReport struct {
 	// Validation: ValidPhotos of the seed split's validation photos and their Flickr8k
 	// captions; every choice below is made there.
-	ValidPhotos   int                `json:"valid_photos"`
-	ValidQueries  int                `json:"valid_queries"`
-	Trials        []EncoderTrial     `json:"encoder_trials"`
-	Encoders      [2]string          `json:"encoders"` // chosen two-tower image, text
-	Settings      retrieval.Settings `json:"settings"`
-	Curve         []retrieval.Epoch  `json:"curve"`
-	CurveBest     int                `json:"curve_best_epoch"`
-	Validation    []VariantResult    `json:"validation_variants"`
-	Default       string             `json:"default"`
-	LabelWeight   float64            `json:"label_weight"`      // chosen on validation (two-tower+labels)
-	Skipped       []string           `json:"skipped,omitempty"` // variants that could not run here, and why
-	ChosenOn      string             `json:"chosen_on"`
-	MLPDir        string             `json:"mlp_dir"`
-	MLPEncoders   [2]string          `json:"mlp_encoders"`
-	TwoTowerDir   string             `json:"two_tower_dir"`
-	TwoTowerSeeds []string           `json:"two_tower_seeds"` // the final models' folders, seed by seed
+	ValidPhotos  int                `json:"valid_photos"`
+	ValidQueries int                `json:"valid_queries"`
+	Trials       []EncoderTrial     `json:"encoder_trials"`
+	Encoders     [2]string          `json:"encoders"` // chosen two-tower image, text
+	Settings     retrieval.Settings `json:"settings"`
+	Curve        []retrieval.Epoch  `json:"curve"`
+	CurveBest    int                `json:"curve_best_epoch"`
+	// ValidSeeds are the chosen encoders' validation two-towers, seed by seed (the first
+	// is the trial's); EnsembleValid compares one of them with their ensemble (nil with one
+	// seed), and Ensemble is the choice, made there once, before the variants: the search's
+	// two-tower score is the mean cosine of every seed's model (search.Config.TwoTowerDirs)
+	// when the ensemble's MRR beats one model's mean MRR.
+	ValidSeeds    []string        `json:"valid_two_tower_seeds"`
+	EnsembleValid *EnsembleTrial  `json:"ensemble_validation,omitempty"`
+	Ensemble      bool            `json:"ensemble"`
+	Validation    []VariantResult `json:"validation_variants"`
+	Default       string          `json:"default"`
+	LabelWeight   float64         `json:"label_weight"`      // chosen on validation (two-tower+labels)
+	Skipped       []string        `json:"skipped,omitempty"` // variants that could not run here, and why
+	ChosenOn      string          `json:"chosen_on"`
+	MLPDir        string          `json:"mlp_dir"`
+	MLPEncoders   [2]string       `json:"mlp_encoders"`
+	TwoTowerDir   string          `json:"two_tower_dir"`
+	TwoTowerSeeds []string        `json:"two_tower_seeds"` // the final models' folders, seed by seed
 
 	// Test: the final evaluation, once, of the chosen variant through search.Searcher on
-	// the 100 test photos and 500 test queries, for every seed of the final two-tower.
+	// the 100 test photos and 500 test queries: for every seed of the final two-tower alone
+	// and, when Ensemble, for their ensemble (the search's configuration).
 	Test        TestResult `json:"test"`
 	OOFTwoTower []float32  `json:"oof_two_tower"`
 	OOFBlend    []float32  `json:"oof_blend"`
@@ -109,24 +128,37 @@ type RetrievalReport struct {
 
 // TestResult is the final evaluation on the test queries.
 type TestResult struct {
-	Variant string      `json:"variant"`
+	Variant string `json:"variant"`
+	// Allowed and All: each final seed's two-tower alone, mean ± sd over the seeds.
 	Allowed RankSpread  `json:"allowed"`
 	All     RankSpread  `json:"all"`
 	PerSeed []RankStats `json:"allowed_per_seed"`
-	// Ranks and Blocked are per test query (seed 0's model; blocked ones ranked as if
-	// allowed; rank 0: hidden by the guard). They go to results/test_ranks.csv, not to
-	// metrics.json.
+	// Ensemble is the ensemble of every final seed, when validation chose it (nil
+	// otherwise): the search's own configuration.
+	Ensemble *EnsembleTest `json:"ensemble,omitempty"`
+	// Ranks and Blocked are per test query, of the chosen configuration (the ensemble's
+	// when chosen, else seed 0's model; blocked ones ranked as if allowed; rank 0: hidden
+	// by the guard). They go to results/test_ranks.csv, not to metrics.json.
 	Ranks   []int  `json:"ranks,omitempty"`
 	Blocked []bool `json:"blocked,omitempty"`
+}
+
+// EnsembleTest is an ensemble's test result: its metrics (Mean) with their jackknife
+// standard deviation over the seeds (SD: the spread of the ensembles that leave one seed
+// out).
+type EnsembleTest struct {
+	Allowed RankSpread `json:"allowed"`
+	All     RankSpread `json:"all"`
 }
 
 // ChosenOnRetrieval says what the search's choices are made on.
 const ChosenOnRetrieval = "validation: the Flickr8k captions of held-out training photos (from the seed split's validation side) ranked among those photos by search.Searcher; best MRR over the queries the filter allows"
 
-// Retrieval chooses the two-tower's encoders and the search's default variant on
-// validation photos, trains the final two-tower (Config.Seeds seeds, saved under
-// models/retrieval/), evaluates the choice once on the test queries through the search
-// itself, and computes the out-of-fold correlations. models must come from Models (its
+// Retrieval chooses the two-tower's encoders, whether the search averages the cosines of
+// its Config.Seeds seeds (an ensemble), and the search's default variant on validation
+// photos, trains the final two-tower (Config.Seeds seeds, saved under models/retrieval/),
+// evaluates the choice once on the test queries through the search itself, and computes
+// the out-of-fold correlations. models must come from Models (its
 // best MLP is the reranker and the blend's partner). Cached like Models.
 func Retrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	mk, err := key(in, "models", []string{"models.go"}, []string{"lib/evaluate"})
@@ -141,10 +173,21 @@ func Retrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(r.TwoTowerDir); err != nil {
-		return nil, fmt.Errorf("two-tower model missing (%v): delete %s to retrain", err, filepath.Join("data", "cache", "study"))
+	for _, dir := range r.SearchTwoTowers() {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("two-tower model missing (%v): delete %s to retrain", err, filepath.Join("data", "cache", "study"))
+		}
 	}
 	return r, nil
+}
+
+// SearchTwoTowers are the final two-tower models the search scores with: every seed's
+// when validation chose the ensemble, else the first seed's.
+func (r *RetrievalReport) SearchTwoTowers() []string {
+	if r.Ensemble {
+		return r.TwoTowerSeeds
+	}
+	return []string{r.TwoTowerDir}
 }
 
 // twoTowerSettings are the two-tower defaults with the run's "twotower" settings.
@@ -255,7 +298,7 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	var best *trial
 	bestMRR := -1.0
 	for _, t := range trials {
-		cfg := searchConfig(search.VariantTwoTower, retrieval.Dir(t.model.Name), r)
+		cfg := searchConfig(search.VariantTwoTower, []string{retrieval.Dir(t.model.Name)}, r)
 		vr, err := evaluateVariant(cfg, search.VariantTwoTower, validPaths, validQ)
 		if err != nil {
 			return nil, err
@@ -268,7 +311,44 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	r.Encoders = [2]string{best.img.Encoder, best.txt.Encoder}
 	r.Curve, r.CurveBest = best.model.History, best.model.BestEpoch
 
-	// 2. The default variant (and the label score's weight), on the same validation queries.
+	// 2. The ensemble of the seeds: the chosen encoders' validation two-tower with every
+	// seed (the trial's is the first), one model against the mean of their cosines.
+	seeds := in.Run.Config.Seeds
+	r.ValidSeeds = make([]string, seeds)
+	r.ValidSeeds[0] = retrieval.Dir(best.model.Name)
+	twoTowers := r.ValidSeeds[:1]
+	if seeds > 1 {
+		bar = progress.New("two-tower validation seeds", seeds-1)
+		err = parallel(seeds-1, func(i int) error {
+			si := s
+			si.Seed = evaluate.Seed(i + 1)
+			m, err := retrieval.TrainOn(trainPairs, best.img, best.txt, si)
+			if err != nil {
+				return err
+			}
+			m.Name = fmt.Sprintf("valid-%s-seed%d", m.Name, si.Seed)
+			r.ValidSeeds[i+1] = retrieval.Dir(m.Name)
+			bar.Add(1)
+			return m.Save("")
+		})
+		bar.Done()
+		if err != nil {
+			return nil, err
+		}
+		single, ens, err := ensembleStats(r.ValidSeeds, func(dirs []string) (RankStats, error) {
+			vr, err := evaluateVariant(searchConfig(search.VariantTwoTower, dirs, r), search.VariantTwoTower, validPaths, validQ)
+			return vr.Allowed, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.EnsembleValid = &EnsembleTrial{Single: spread(single), Ensemble: ens, PerSeed: single}
+		if r.Ensemble = ens.MRR.Mean > r.EnsembleValid.Single.MRR.Mean; r.Ensemble {
+			twoTowers = r.ValidSeeds
+		}
+	}
+
+	// 3. The default variant (and the label score's weight), on the same validation queries.
 	bestMRR = -1
 	for _, v := range search.Variants {
 		weights := []float64{0}
@@ -278,7 +358,7 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		var vbest VariantResult
 		for _, w := range weights {
 			r.LabelWeight = w
-			vr, err := evaluateVariant(searchConfig(v, retrieval.Dir(best.model.Name), r), v, validPaths, validQ)
+			vr, err := evaluateVariant(searchConfig(v, twoTowers, r), v, validPaths, validQ)
 			if err != nil {
 				if v == search.VariantLabels {
 					// Needs use and CenterNet: without them the variant is left out, and says why.
@@ -307,8 +387,7 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		}
 	}
 
-	// 3. The final two-tower on every training photo, one model per seed.
-	seeds := in.Run.Config.Seeds
+	// 4. The final two-tower on every training photo, one model per seed.
 	finals := make([]*retrieval.Model, seeds)
 	bar = progress.New("two-tower, final seeds", seeds)
 	err = parallel(seeds, func(i int) error {
@@ -334,12 +413,12 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	}
 	r.TwoTowerDir = r.TwoTowerSeeds[0]
 
-	// 4. The test queries, once, through the search, for every seed.
+	// 5. The test queries, once, through the search, for every seed (and their ensemble).
 	if err := finalTest(r, c); err != nil {
 		return nil, err
 	}
 
-	// 5. Out-of-fold pair scores on the expert pairs: two-tower cosine, and its blend with
+	// 6. Out-of-fold pair scores on the expert pairs: two-tower cosine, and its blend with
 	// the best MLP's out-of-fold predictions.
 	bar = progress.New("two-tower out of fold", 1) // the folds' own bars stay silent
 	r.OOFTwoTower, err = retrieval.OutOfFold(in.Samples, pairs, best.img, best.txt, s)
@@ -386,10 +465,37 @@ func retrievalTexts(in *Inputs, pairs *retrieval.Pairs) []string {
 	return texts
 }
 
-// searchConfig is the search's configuration with a two-tower model and r's MLP.
-func searchConfig(variant, twoTowerDir string, r *RetrievalReport) search.Config {
-	return search.Config{Default: variant, TwoTowerDir: twoTowerDir, MLPDir: r.MLPDir, MLPEncoders: r.MLPEncoders,
+// searchConfig is the search's configuration with a two-tower model (several: their
+// ensemble) and r's MLP.
+func searchConfig(variant string, twoTowers []string, r *RetrievalReport) search.Config {
+	c := search.Config{Default: variant, TwoTowerDir: twoTowers[0], MLPDir: r.MLPDir, MLPEncoders: r.MLPEncoders,
 		RerankDepth: search.RerankDepth, LabelWeight: r.LabelWeight}
+	if len(twoTowers) > 1 {
+		c.TwoTowerDirs = twoTowers
+	}
+	return c
+}
+
+// ensembleStats evaluates each of dirs' two-towers alone, their ensemble, and the
+// ensembles that leave one of them out (at least two): it returns the single models'
+// stats and the ensemble's, with the jackknife standard deviation.
+func ensembleStats(dirs []string, eval func(dirs []string) (RankStats, error)) ([]RankStats, RankSpread, error) {
+	single := make([]RankStats, len(dirs))
+	loo := make([]RankStats, len(dirs))
+	for i, dir := range dirs {
+		var err error
+		if single[i], err = eval([]string{dir}); err != nil {
+			return nil, RankSpread{}, err
+		}
+		if loo[i], err = eval(slices.Delete(slices.Clone(dirs), i, i+1)); err != nil {
+			return nil, RankSpread{}, err
+		}
+	}
+	full, err := eval(dirs)
+	if err != nil {
+		return nil, RankSpread{}, err
+	}
+	return single, jackknife(full, loo), nil
 }
 
 // evaluateVariant ranks each query's photo among paths with the search itself.
@@ -423,7 +529,9 @@ func searchRanks(cfg search.Config, variant string, paths []string, queries []qu
 	return ranks, blocked, nil
 }
 
-// finalTest evaluates the default variant on the test queries with every final seed.
+// finalTest evaluates the default variant on the test queries with every final seed's
+// two-tower alone and, when validation chose it, with their ensemble (and the ensembles
+// that leave one seed out, for its jackknife spread).
 func finalTest(r *RetrievalReport, c *dataset.Course) error {
 	paths := make([]string, len(c.TestImages))
 	for i, p := range c.TestImages {
@@ -434,29 +542,81 @@ func finalTest(r *RetrievalReport, c *dataset.Course) error {
 		queries[i] = query{q.Text, c.TestPath(q.Image)}
 	}
 	t := TestResult{Variant: r.Default}
-	var allowed, all []RankStats
-	bar := progress.New("test queries (final evaluation)", len(r.TwoTowerSeeds))
+	n := len(r.TwoTowerSeeds)
+	runs := n
+	if r.Ensemble {
+		runs += 1 + n // the ensemble, and those that leave one seed out
+	}
+	bar := progress.New("test queries (final evaluation)", runs)
 	defer bar.Done()
-	for i, dir := range r.TwoTowerSeeds {
-		ranks, blocked, err := searchRanks(searchConfig(r.Default, dir, r), r.Default, paths, queries)
+	// eval ranks the test queries with the two-towers dirs: allowed and all queries.
+	eval := func(dirs []string, keep bool) (a, b RankStats, err error) {
+		ranks, blocked, err := searchRanks(searchConfig(r.Default, dirs, r), r.Default, paths, queries)
 		if err != nil {
-			return err
+			return a, b, err
 		}
-		if i == 0 {
+		if keep {
 			t.Ranks, t.Blocked = ranks, blocked
 		}
-		a, err := stats(ranks, blocked, false)
+		if a, err = stats(ranks, blocked, false); err != nil {
+			return a, b, err
+		}
+		b, _ = stats(ranks, blocked, true)
+		bar.Add(1)
+		return a, b, nil
+	}
+	var allowed, all []RankStats
+	for i, dir := range r.TwoTowerSeeds {
+		a, b, err := eval([]string{dir}, i == 0 && !r.Ensemble)
 		if err != nil {
 			return err
 		}
-		b, _ := stats(ranks, blocked, true)
 		allowed, all = append(allowed, a), append(all, b)
-		bar.Add(1)
 	}
 	t.PerSeed = allowed
 	t.Allowed, t.All = spread(allowed), spread(all)
+	if r.Ensemble {
+		a, b, err := eval(r.TwoTowerSeeds, true)
+		if err != nil {
+			return err
+		}
+		looA, looB := make([]RankStats, n), make([]RankStats, n)
+		for i := range n {
+			if looA[i], looB[i], err = eval(slices.Delete(slices.Clone(r.TwoTowerSeeds), i, i+1), false); err != nil {
+				return err
+			}
+		}
+		t.Ensemble = &EnsembleTest{Allowed: jackknife(a, looA), All: jackknife(b, looB)}
+	}
 	r.Test = t
 	return nil
+}
+
+// jackknife is an ensemble's stats (full) with the jackknife standard deviation of each
+// metric over its members, from the ensembles that leave one member out (loo): √((n−1)/n ·
+// Σ(θᵢ − θ̄)²), the estimate evaluate.EnsembleMAE gives the MLP ensemble's MAE.
+func jackknife(full RankStats, loo []RankStats) RankSpread {
+	n := float64(len(loo))
+	pick := func(f func(RankStats) float64) Spread {
+		if len(loo) < 2 {
+			return Spread{f(full), 0}
+		}
+		v := make([]float64, len(loo))
+		for i, s := range loo {
+			v[i] = f(s)
+		}
+		m, _ := evaluate.MeanSD(v)
+		var ss float64
+		for _, x := range v {
+			ss += (x - m) * (x - m)
+		}
+		return Spread{f(full), math.Sqrt((n - 1) / n * ss)}
+	}
+	return RankSpread{Queries: full.Queries, Seeds: len(loo),
+		R1:  pick(func(s RankStats) float64 { return s.R1 }),
+		R5:  pick(func(s RankStats) float64 { return s.R5 }),
+		R10: pick(func(s RankStats) float64 { return s.R10 }),
+		MRR: pick(func(s RankStats) float64 { return s.MRR })}
 }
 
 // spread summarises per-seed stats as mean ± sd.

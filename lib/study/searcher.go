@@ -5,11 +5,11 @@ import (
 	"github.com/withsense/withsense/lib/search"
 )
 
-// WriteSearchConfig records the retrieval report's models and default variant as the
-// search's configuration (search.WriteConfig), for the command line and the server.
+// WriteSearchConfig records the retrieval report's models (the final two-tower's every
+// seed when validation chose their ensemble) and default variant as the search's
+// configuration (search.WriteConfig), for the command line and the server.
 func WriteSearchConfig(r *RetrievalReport) error {
-	return search.WriteConfig(search.Config{Default: r.Default, TwoTowerDir: r.TwoTowerDir, MLPDir: r.MLPDir,
-		MLPEncoders: r.MLPEncoders, RerankDepth: search.RerankDepth, LabelWeight: r.LabelWeight})
+	return search.WriteConfig(searchConfig(r.Default, r.SearchTwoTowers(), r))
 }
 
 // DatasetPhotos returns the dataset's 1,100 photos.

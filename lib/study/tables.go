@@ -10,6 +10,7 @@ import (
 	"github.com/withsense/withsense/lib/evaluate"
 	"github.com/withsense/withsense/lib/regress"
 	"github.com/withsense/withsense/lib/retrieval"
+	"github.com/withsense/withsense/lib/search"
 )
 
 // The notebooks' tables, charts and conclusions, each one call: a cell shows what these
@@ -174,17 +175,43 @@ func TrialsTable(r *RetrievalReport) ([]string, [][]string) {
 	return append([]string{"two-tower encoders (validation)"}, statsHeader...), rows
 }
 
-// ValidationTable is every search variant on the validation photos with the chosen encoders.
+// spreadRow formats retrieval metrics as mean ± sd (no median rank).
+func spreadRow(s RankSpread) []string {
+	return []string{fmt.Sprint(s.Queries), PM("%.1f", 100*s.R1.Mean, 100*s.R1.SD) + "%", PM("%.1f", 100*s.R5.Mean, 100*s.R5.SD) + "%",
+		PM("%.1f", 100*s.R10.Mean, 100*s.R10.SD) + "%", PM("%.3f", s.MRR.Mean, s.MRR.SD), "—"}
+}
+
+// ValidationTable is every search variant on the validation photos with the chosen
+// encoders, after the two-tower's first choice: one model (mean ± sd over the validation
+// seeds) or the mean cosine of every seed's model (± its jackknife spread).
 func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 	var rows [][]string
+	if e := r.EnsembleValid; e != nil {
+		one, ens := fmt.Sprintf("two-tower: one model (mean ± sd over %d seeds)", e.Single.Seeds),
+			fmt.Sprintf("two-tower: ensemble, mean cosine of %d seeds (± jackknife)", e.Ensemble.Seeds)
+		if r.Ensemble {
+			ens += " ✓"
+		} else {
+			one += " ✓"
+		}
+		rows = append(rows, append(append([]string{one}, spreadRow(e.Single)...), "—"),
+			append(append([]string{ens}, spreadRow(e.Ensemble)...), "—"))
+	}
 	for _, v := range r.Validation {
 		tau := "—"
 		if v.ExpertTauC != nil {
 			tau = fmt.Sprintf("%.1f", *v.ExpertTauC)
 		}
-		name := v.Variant
+		var notes []string
 		if v.LabelWeight > 0 {
-			name += fmt.Sprintf(" (label weight %g)", v.LabelWeight)
+			notes = append(notes, fmt.Sprintf("label weight %g", v.LabelWeight))
+		}
+		if r.Ensemble && v.Variant != search.VariantMLP {
+			notes = append(notes, fmt.Sprintf("two-tower ×%d", len(r.ValidSeeds)))
+		}
+		name := v.Variant
+		if len(notes) > 0 {
+			name += " (" + strings.Join(notes, ", ") + ")"
 		}
 		if v.Variant == r.Default {
 			name += " ✓ (default)"
@@ -194,16 +221,61 @@ func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 	return append(append([]string{"variant (validation, allowed queries)"}, statsHeader...), "out-of-fold τ-c"), rows
 }
 
-// TestTable is the final evaluation: the default variant on the test queries, mean ± sd
-// over the final two-tower's seeds.
+// TestTable is the final evaluation: the default variant on the test queries with the
+// chosen two-tower: the ensemble of the final seeds (± its jackknife spread) when
+// validation chose it, and each seed's model alone (mean ± sd over the seeds).
 func TestTable(r *RetrievalReport) ([]string, [][]string) {
-	row := func(name string, s RankSpread) []string {
-		return []string{name, fmt.Sprint(s.Queries), fmt.Sprint(s.Seeds), PM("%.1f", 100*s.R1.Mean, 100*s.R1.SD) + "%",
+	row := func(name, seeds string, s RankSpread) []string {
+		return []string{name, fmt.Sprint(s.Queries), seeds, PM("%.1f", 100*s.R1.Mean, 100*s.R1.SD) + "%",
 			PM("%.1f", 100*s.R5.Mean, 100*s.R5.SD) + "%", PM("%.1f", 100*s.R10.Mean, 100*s.R10.SD) + "%", PM("%.3f", s.MRR.Mean, s.MRR.SD)}
 	}
+	const allowed, all = "allowed by the filter (what the search answers)", "all, blocked ones ranked as if allowed"
 	t := r.Test
-	return []string{"test queries (" + t.Variant + ")", "queries", "seeds", "R@1", "R@5", "R@10", "MRR"},
-		[][]string{row("allowed by the filter (what the search answers)", t.Allowed), row("all, blocked ones ranked as if allowed", t.All)}
+	var rows [][]string
+	if e := t.Ensemble; e != nil {
+		seeds := fmt.Sprintf("ensemble of %d (± jackknife)", e.Allowed.Seeds)
+		rows = append(rows, row("✓ ensemble, "+allowed, seeds, e.Allowed), row("✓ ensemble, "+all, seeds, e.All))
+		rows = append(rows, row("one model, "+allowed, fmt.Sprint(t.Allowed.Seeds), t.Allowed), row("one model, "+all, fmt.Sprint(t.All.Seeds), t.All))
+	} else {
+		rows = append(rows, row(allowed, fmt.Sprint(t.Allowed.Seeds), t.Allowed), row(all, fmt.Sprint(t.All.Seeds), t.All))
+	}
+	return []string{"test queries (" + t.Variant + ")", "queries", "seeds", "R@1", "R@5", "R@10", "MRR"}, rows
+}
+
+// EnsembleConclusion says what averaging the two-tower's seeds did, on validation (where
+// it was chosen) and on the test queries, claiming a difference only beyond twice the
+// combined spread.
+func EnsembleConclusion(r *RetrievalReport) string {
+	e := r.EnsembleValid
+	if e == nil {
+		return "* The two-tower was trained with one seed: no ensemble to compare.\n"
+	}
+	verdict := func(one, sOne, ens, sEns float64) string {
+		switch {
+		case beyond(one, sOne, ens, sEns):
+			return "the ensemble is better, beyond twice the combined spread"
+		case beyond(ens, sEns, one, sOne):
+			return "one model is better, beyond twice the combined spread"
+		}
+		return "within twice the combined spread: no clear difference"
+	}
+	var b strings.Builder
+	choice := "one model (the first seed's)"
+	if r.Ensemble {
+		choice = fmt.Sprintf("the ensemble of the final two-tower's %d seeds", len(r.TwoTowerSeeds))
+	}
+	fmt.Fprintf(&b, "* Validation (two-tower variant, allowed queries): one model MRR **%s** (R@1 %s %%, mean ± sd over %d seeds); the mean cosine of the %d seeds MRR **%s** (R@1 %s %%, ± jackknife): %s. The search scores with %s (chosen by the higher MRR).\n",
+		PM("%.3f", e.Single.MRR.Mean, e.Single.MRR.SD), PM("%.1f", 100*e.Single.R1.Mean, 100*e.Single.R1.SD), e.Single.Seeds, e.Ensemble.Seeds,
+		PM("%.3f", e.Ensemble.MRR.Mean, e.Ensemble.MRR.SD), PM("%.1f", 100*e.Ensemble.R1.Mean, 100*e.Ensemble.R1.SD),
+		verdict(e.Single.MRR.Mean, e.Single.MRR.SD, e.Ensemble.MRR.Mean, e.Ensemble.MRR.SD), choice)
+	if t := r.Test; t.Ensemble != nil {
+		one, ens := t.Allowed, t.Ensemble.Allowed
+		fmt.Fprintf(&b, "* Test (%s, allowed queries, once, after every choice): the ensemble R@1 **%s %%**, MRR %s (± jackknife); one model R@1 %s %%, MRR %s (mean ± sd over %d seeds): R@1 %s.\n",
+			t.Variant, PM("%.1f", 100*ens.R1.Mean, 100*ens.R1.SD), PM("%.3f", ens.MRR.Mean, ens.MRR.SD),
+			PM("%.1f", 100*one.R1.Mean, 100*one.R1.SD), PM("%.3f", one.MRR.Mean, one.MRR.SD), one.Seeds,
+			verdict(one.R1.Mean, one.R1.SD, ens.R1.Mean, ens.R1.SD))
+	}
+	return b.String()
 }
 
 // TwoTowerCurve is the learning curve of the chosen encoders' validation two-tower.
