@@ -5,6 +5,9 @@ import (
 	"math"
 	"sync"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+
 	"github.com/withsense/withsense/lib/features"
 	"github.com/withsense/withsense/lib/regress"
 	"github.com/withsense/withsense/lib/textenc"
@@ -50,6 +53,29 @@ type CosineScorer struct {
 
 	keyOnce sync.Once
 	key     string // the memo's name of this scorer's projections
+
+	matOnce sync.Once
+	mat     blas32.General // Images as one row-major matrix, for one matrix-vector product per query
+	matErr  error
+}
+
+// matrix returns Images as one [photos, dims] matrix (built on first use).
+func (c *CosineScorer) matrix() (blas32.General, error) {
+	c.matOnce.Do(func() {
+		if len(c.Images) == 0 {
+			return
+		}
+		d := len(c.Images[0])
+		c.mat = blas32.General{Rows: len(c.Images), Cols: d, Stride: d, Data: make([]float32, 0, len(c.Images)*d)}
+		for i, v := range c.Images {
+			if len(v) != d {
+				c.matErr = fmt.Errorf("photo %d has %d dims, photo 0 %d", i, len(v), d)
+				return
+			}
+			c.mat.Data = append(c.mat.Data, v...)
+		}
+	})
+	return c.mat, c.matErr
 }
 
 // Name says which space scores.
@@ -65,12 +91,19 @@ func (c *CosineScorer) Score(query string) ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, len(c.Images))
-	for i, v := range c.Images {
-		if len(v) != len(t) {
-			return nil, fmt.Errorf("photo %d has %d dims, query %d", i, len(v), len(t))
-		}
-		out[i] = dot32(v, t)
+	if len(out) == 0 {
+		return out, nil
 	}
+	m, err := c.matrix()
+	if err != nil {
+		return nil, err
+	}
+	if m.Cols != len(t) {
+		return nil, fmt.Errorf("photos have %d dims, query %d", m.Cols, len(t))
+	}
+	// Every photo's dot product with the query in one product (gonum's SIMD kernels):
+	// 1,100 photos × 1,280 dims (the two-tower ×5) cost about 0.1 ms.
+	blas32.Gemv(blas.NoTrans, 1, m, blas32.Vector{N: len(t), Inc: 1, Data: t}, 0, blas32.Vector{N: len(out), Inc: 1, Data: out})
 	return out, nil
 }
 
