@@ -18,6 +18,7 @@ import (
 // arrive while it runs make the next one. (BenchmarkServeLoad, 32 clients on 2 cores: a
 // 1–2 ms wait gave no more throughput and cost a lone search that much per batcher.)
 // A server should let at least QueryBatch searches run at once for batches to fill.
+// The two-tower's text towers (all of an ensemble's on one batch) are batched the same way.
 const (
 	QueryBatch               = 32
 	QueryWait  time.Duration = 0

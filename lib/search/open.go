@@ -142,8 +142,6 @@ func twoTowerScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The text towers run once per query: each batched with the concurrent searches' queries.
-	projects := make([]func([]float32) ([]float32, error), len(models))
 	projs := make([][][]float32, len(models))
 	for k, m := range models {
 		proj, err := m.ProjectImages(vecs)
@@ -156,18 +154,10 @@ func twoTowerScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
 			}
 		}
 		projs[k] = proj
-		batch := textenc.NewBatcher(m.ProjectText, QueryBatch, QueryWait)
-		projects[k] = func(t []float32) ([]float32, error) {
-			out, err := batch.Do([][]float32{t})
-			if err != nil {
-				return nil, err
-			}
-			return out[0], nil
-		}
 	}
-	label := fmt.Sprintf("two-tower (%s + %s)", m0.ImageEncoder, m0.TextEncoder)
 	if len(models) == 1 {
-		return &CosineScorer{Label: label, Text: text, Images: projs[0], Project: projects[0]}, nil
+		return &CosineScorer{Label: fmt.Sprintf("two-tower (%s + %s)", m0.ImageEncoder, m0.TextEncoder),
+			Text: text, Images: projs[0], Project: batchedProjection(m0.ProjectText)}, nil
 	}
 	scale := float32(1 / math.Sqrt(float64(len(models))))
 	images := make([][]float32, len(vecs))
@@ -180,23 +170,41 @@ func twoTowerScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
 		}
 		images[i] = v
 	}
-	return &CosineScorer{Label: fmt.Sprintf("two-tower ×%d (%s + %s)", len(models), m0.ImageEncoder, m0.TextEncoder), Text: text, Images: images,
-		Project: func(t []float32) ([]float32, error) {
-			var out []float32
-			for k, project := range projects {
-				p, err := project(t)
+	// Every model's text tower on the same batch of queries, each projection normalised.
+	projectAll := func(t [][]float32) ([][]float32, error) {
+		out := make([][]float32, len(t))
+		for k, m := range models {
+			p, err := m.ProjectText(t)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", dirs[k], err)
+			}
+			for i := range p {
+				v, err := features.Normalize(p[i])
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", dirs[k], err)
 				}
-				if p, err = features.Normalize(p); err != nil {
-					return nil, fmt.Errorf("%s: %w", dirs[k], err)
-				}
-				for _, x := range p {
-					out = append(out, x*scale)
+				for _, x := range v {
+					out[i] = append(out[i], x*scale)
 				}
 			}
-			return out, nil
-		}}, nil
+		}
+		return out, nil
+	}
+	return &CosineScorer{Label: fmt.Sprintf("two-tower ×%d (%s + %s)", len(models), m0.ImageEncoder, m0.TextEncoder),
+		Text: text, Images: images, Project: batchedProjection(projectAll)}, nil
+}
+
+// batchedProjection runs a projection of text vectors once per batch of concurrent
+// queries (textenc.Batcher, at most QueryBatch, the first waiting at most QueryWait).
+func batchedProjection(fn func([][]float32) ([][]float32, error)) func([]float32) ([]float32, error) {
+	b := textenc.NewBatcher(fn, QueryBatch, QueryWait)
+	return func(t []float32) ([]float32, error) {
+		out, err := b.Do([][]float32{t})
+		if err != nil {
+			return nil, err
+		}
+		return out[0], nil
+	}
 }
 
 // LoadRegressor loads the MLP or MLP ensemble saved in dir, checking its encoders.
