@@ -306,7 +306,6 @@ func EnsembleMAE(y []float32, preds [][]float32) (mae, sd float64, err error) {
 	if mae, err = metrics.MAE(y, Average(preds)); err != nil || len(preds) < 2 {
 		return mae, 0, err
 	}
-	n := float64(len(preds))
 	loo := make([]float64, len(preds))
 	for i := range preds {
 		rest := slices.Delete(slices.Clone(preds), i, i+1)
@@ -314,12 +313,23 @@ func EnsembleMAE(y []float32, preds [][]float32) (mae, sd float64, err error) {
 			return 0, 0, err
 		}
 	}
+	return mae, JackknifeSD(loo), nil
+}
+
+// JackknifeSD is the jackknife standard deviation of an ensemble's estimate from the
+// estimates of the ensembles that leave one member out: √((n−1)/n · Σ(θᵢ − θ̄)²); 0 for
+// fewer than two.
+func JackknifeSD(loo []float64) float64 {
+	if len(loo) < 2 {
+		return 0
+	}
+	n := float64(len(loo))
 	m, _ := MeanSD(loo)
 	var ss float64
 	for _, v := range loo {
 		ss += (v - m) * (v - m)
 	}
-	return mae, math.Sqrt((n - 1) / n * ss), nil
+	return math.Sqrt((n - 1) / n * ss)
 }
 
 // MeanSD returns the mean and the sample standard deviation (n − 1; 0 for one value).

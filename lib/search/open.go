@@ -162,13 +162,9 @@ func twoTowerScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
 	scale := float32(1 / math.Sqrt(float64(len(models))))
 	images := make([][]float32, len(vecs))
 	for i := range images {
-		v := make([]float32, 0, len(models)*len(projs[0][i]))
 		for _, proj := range projs {
-			for _, x := range proj[i] {
-				v = append(v, x*scale)
-			}
+			images[i] = appendScaled(images[i], proj[i], scale)
 		}
-		images[i] = v
 	}
 	// Every model's text tower on the same batch of queries, each projection normalised.
 	projectAll := func(t [][]float32) ([][]float32, error) {
@@ -183,15 +179,21 @@ func twoTowerScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", dirs[k], err)
 				}
-				for _, x := range v {
-					out[i] = append(out[i], x*scale)
-				}
+				out[i] = appendScaled(out[i], v, scale)
 			}
 		}
 		return out, nil
 	}
 	return &CosineScorer{Label: fmt.Sprintf("two-tower ×%d (%s + %s)", len(models), m0.ImageEncoder, m0.TextEncoder),
 		Text: text, Images: images, Project: batchedProjection(projectAll)}, nil
+}
+
+// appendScaled appends scale·v to dst: one model's unit vector in an ensemble's joined one.
+func appendScaled(dst, v []float32, scale float32) []float32 {
+	for _, x := range v {
+		dst = append(dst, x*scale)
+	}
+	return dst
 }
 
 // batchedProjection runs a projection of text vectors once per batch of concurrent

@@ -3,7 +3,6 @@ package study
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -335,12 +334,15 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		single, ens, err := ensembleStats(r.ValidSeeds, func(dirs []string) (RankStats, error) {
-			vr, err := evaluateVariant(searchConfig(search.VariantTwoTower, dirs, r), search.VariantTwoTower, validPaths, validQ)
-			return vr.Allowed, err
+		singles, ens, _, err := ensembleStats(r.ValidSeeds, func(dirs []string) (VariantResult, error) {
+			return evaluateVariant(searchConfig(search.VariantTwoTower, dirs, r), search.VariantTwoTower, validPaths, validQ)
 		})
 		if err != nil {
 			return nil, err
+		}
+		single := make([]RankStats, len(singles))
+		for i, v := range singles {
+			single[i] = v.Allowed
 		}
 		r.EnsembleValid = &EnsembleTrial{Single: spread(single), Ensemble: ens, PerSeed: single}
 		if r.Ensemble = ens.MRR.Mean > r.EnsembleValid.Single.MRR.Mean; r.Ensemble {
@@ -476,26 +478,29 @@ func searchConfig(variant string, twoTowers []string, r *RetrievalReport) search
 	return c
 }
 
-// ensembleStats evaluates each of dirs' two-towers alone, their ensemble, and the
-// ensembles that leave one of them out (at least two): it returns the single models'
-// stats and the ensemble's, with the jackknife standard deviation.
-func ensembleStats(dirs []string, eval func(dirs []string) (RankStats, error)) ([]RankStats, RankSpread, error) {
-	single := make([]RankStats, len(dirs))
-	loo := make([]RankStats, len(dirs))
+// ensembleStats evaluates each of dirs' two-towers alone, the ensembles that leave one of
+// them out, and their ensemble (at least two models): it returns the single models'
+// results, and the ensemble's stats over the allowed and over all queries, with their
+// jackknife standard deviations.
+func ensembleStats(dirs []string, eval func(dirs []string) (VariantResult, error)) (single []VariantResult, allowed, all RankSpread, err error) {
+	single = make([]VariantResult, len(dirs))
+	looAllowed, looAll := make([]RankStats, len(dirs)), make([]RankStats, len(dirs))
 	for i, dir := range dirs {
-		var err error
-		if single[i], err = eval([]string{dir}); err != nil {
-			return nil, RankSpread{}, err
+		one, err := eval([]string{dir})
+		if err != nil {
+			return nil, allowed, all, err
 		}
-		if loo[i], err = eval(slices.Delete(slices.Clone(dirs), i, i+1)); err != nil {
-			return nil, RankSpread{}, err
+		loo, err := eval(slices.Delete(slices.Clone(dirs), i, i+1))
+		if err != nil {
+			return nil, allowed, all, err
 		}
+		single[i], looAllowed[i], looAll[i] = one, loo.Allowed, loo.All
 	}
 	full, err := eval(dirs)
 	if err != nil {
-		return nil, RankSpread{}, err
+		return nil, allowed, all, err
 	}
-	return single, jackknife(full, loo), nil
+	return single, jackknife(full.Allowed, looAllowed), jackknife(full.All, looAll), nil
 }
 
 // evaluateVariant ranks each query's photo among paths with the search itself.
@@ -549,68 +554,61 @@ func finalTest(r *RetrievalReport, c *dataset.Course) error {
 	}
 	bar := progress.New("test queries (final evaluation)", runs)
 	defer bar.Done()
-	// eval ranks the test queries with the two-towers dirs: allowed and all queries.
-	eval := func(dirs []string, keep bool) (a, b RankStats, err error) {
+	// eval ranks the test queries with the two-towers dirs (allowed and all queries); the
+	// ranks of the search's own configuration go to results/test_ranks.csv.
+	eval := func(dirs []string) (VariantResult, error) {
 		ranks, blocked, err := searchRanks(searchConfig(r.Default, dirs, r), r.Default, paths, queries)
 		if err != nil {
-			return a, b, err
+			return VariantResult{}, err
 		}
-		if keep {
+		if slices.Equal(dirs, r.SearchTwoTowers()) {
 			t.Ranks, t.Blocked = ranks, blocked
 		}
-		if a, err = stats(ranks, blocked, false); err != nil {
-			return a, b, err
+		v := VariantResult{Variant: r.Default}
+		if v.Allowed, err = stats(ranks, blocked, false); err != nil {
+			return v, err
 		}
-		b, _ = stats(ranks, blocked, true)
+		v.All, _ = stats(ranks, blocked, true)
 		bar.Add(1)
-		return a, b, nil
+		return v, nil
 	}
-	var allowed, all []RankStats
-	for i, dir := range r.TwoTowerSeeds {
-		a, b, err := eval([]string{dir}, i == 0 && !r.Ensemble)
-		if err != nil {
+	var singles []VariantResult
+	if r.Ensemble {
+		var ens EnsembleTest
+		var err error
+		if singles, ens.Allowed, ens.All, err = ensembleStats(r.TwoTowerSeeds, eval); err != nil {
 			return err
 		}
-		allowed, all = append(allowed, a), append(all, b)
+		t.Ensemble = &ens
+	} else {
+		for _, dir := range r.TwoTowerSeeds {
+			v, err := eval([]string{dir})
+			if err != nil {
+				return err
+			}
+			singles = append(singles, v)
+		}
+	}
+	var allowed, all []RankStats
+	for _, v := range singles {
+		allowed, all = append(allowed, v.Allowed), append(all, v.All)
 	}
 	t.PerSeed = allowed
 	t.Allowed, t.All = spread(allowed), spread(all)
-	if r.Ensemble {
-		a, b, err := eval(r.TwoTowerSeeds, true)
-		if err != nil {
-			return err
-		}
-		looA, looB := make([]RankStats, n), make([]RankStats, n)
-		for i := range n {
-			if looA[i], looB[i], err = eval(slices.Delete(slices.Clone(r.TwoTowerSeeds), i, i+1), false); err != nil {
-				return err
-			}
-		}
-		t.Ensemble = &EnsembleTest{Allowed: jackknife(a, looA), All: jackknife(b, looB)}
-	}
 	r.Test = t
 	return nil
 }
 
 // jackknife is an ensemble's stats (full) with the jackknife standard deviation of each
-// metric over its members, from the ensembles that leave one member out (loo): √((n−1)/n ·
-// Σ(θᵢ − θ̄)²), the estimate evaluate.EnsembleMAE gives the MLP ensemble's MAE.
+// metric over its members, from the ensembles that leave one member out (loo), as
+// evaluate.EnsembleMAE gives the MLP ensemble's MAE.
 func jackknife(full RankStats, loo []RankStats) RankSpread {
-	n := float64(len(loo))
 	pick := func(f func(RankStats) float64) Spread {
-		if len(loo) < 2 {
-			return Spread{f(full), 0}
-		}
 		v := make([]float64, len(loo))
 		for i, s := range loo {
 			v[i] = f(s)
 		}
-		m, _ := evaluate.MeanSD(v)
-		var ss float64
-		for _, x := range v {
-			ss += (x - m) * (x - m)
-		}
-		return Spread{f(full), math.Sqrt((n - 1) / n * ss)}
+		return Spread{f(full), evaluate.JackknifeSD(v)}
 	}
 	return RankSpread{Queries: full.Queries, Seeds: len(loo),
 		R1:  pick(func(s RankStats) float64 { return s.R1 }),

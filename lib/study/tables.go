@@ -226,8 +226,8 @@ func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 // validation chose it, and each seed's model alone (mean ± sd over the seeds).
 func TestTable(r *RetrievalReport) ([]string, [][]string) {
 	row := func(name, seeds string, s RankSpread) []string {
-		return []string{name, fmt.Sprint(s.Queries), seeds, PM("%.1f", 100*s.R1.Mean, 100*s.R1.SD) + "%",
-			PM("%.1f", 100*s.R5.Mean, 100*s.R5.SD) + "%", PM("%.1f", 100*s.R10.Mean, 100*s.R10.SD) + "%", PM("%.3f", s.MRR.Mean, s.MRR.SD)}
+		cells := spreadRow(s) // queries, R@1, R@5, R@10, MRR, median rank
+		return append([]string{name, cells[0], seeds}, cells[1:5]...)
 	}
 	const allowed, all = "allowed by the filter (what the search answers)", "all, blocked ones ranked as if allowed"
 	t := r.Test
