@@ -23,7 +23,7 @@ require (
 	github.com/go-zeromq/zmq4 v0.17.0 // indirect
 	github.com/gofrs/uuid v4.4.0+incompatible // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
-	github.com/gomlx/compute v0.1.14 // indirect
+	github.com/gomlx/compute v0.1.35 // indirect
 	github.com/gomlx/compute-onnx v0.1.13 // indirect
 	github.com/gomlx/exceptions v0.0.3 // indirect
 	github.com/gomlx/gomlx v0.28.16 // indirect
@@ -81,3 +81,5 @@ tool (
 	golang.org/x/tools/cmd/goimports
 	golang.org/x/tools/gopls
 )
+
+replace github.com/gomlx/gomlx => ./lib/third_party/gomlx

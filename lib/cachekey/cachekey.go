@@ -9,7 +9,8 @@
 //     for GoMLX): the versions of the dependencies the step runs, not of every module of
 //     the project, so that adding a library to the web server leaves the photos'
 //     embeddings valid (a module's own dependencies are taken to move with its version or
-//     its owner's other modules);
+//     its owner's other modules); a module that go.mod replaces with a folder of the
+//     project (lib/third_party/gomlx) counts by that folder's files instead of a go.sum line;
 //  3. the data it reads: callers pass content hashes of their inputs (Inputs, e.g. the
 //     embedding tables' vectors, which carry the photos, the encoders and their weights).
 //
@@ -147,7 +148,67 @@ func moduleSums(root string, imported map[string]bool) (string, error) {
 			kept.WriteByte('\n')
 		}
 	}
+	replaced, err := localReplacements(root)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range replaced {
+		if !owners[owner(r.module)] {
+			continue
+		}
+		h, err := treeHash(filepath.Join(root, filepath.FromSlash(r.dir)))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&kept, "%s => %s %s\n", r.module, r.dir, h)
+	}
 	return kept.String(), nil
+}
+
+// replacement is a `replace MODULE => ./folder` line of go.mod.
+type replacement struct{ module, dir string }
+
+// localReplacements returns go.mod's replacements of a module by a folder of the project.
+func localReplacements(root string) ([]replacement, error) {
+	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return nil, fmt.Errorf("cache key: %w", err)
+	}
+	var out []replacement
+	for l := range strings.Lines(string(b)) {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "replace"))
+		from, to, ok := strings.Cut(l, "=>")
+		if !ok {
+			continue
+		}
+		mod, dir := strings.Fields(from), strings.TrimSpace(to)
+		if len(mod) > 0 && (strings.HasPrefix(dir, "./") || strings.HasPrefix(dir, "../")) {
+			out = append(out, replacement{module: mod[0], dir: dir})
+		}
+	}
+	return out, nil
+}
+
+// treeHash is the sha256 of every file under dir (relative names and contents, in walk order).
+func treeHash(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		writeString(h, filepath.ToSlash(rel))
+		writeString(h, string(b))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("cache key: replaced module %s: %w", dir, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // owner is the first two elements of a module path (github.com/gomlx), or the whole path.

@@ -89,6 +89,15 @@ func TestKeyFollowsContent(t *testing.T) {
 			write("go.sum", "example.com/team/x v1.1.0 h1:x2\nexample.com/team/x v1.1.0/go.mod h1:y2\nexample.com/team/w v0.1.0 h1:w\n")
 			return key(t, map[string]int{"epochs": 3}, "in1")
 		}},
+		{"replacement of a module by a folder of the project", func() string {
+			write("go.mod", "module "+project.Module+"\nreplace example.com/team/x => ./lib/third_party/x\n")
+			write("lib/third_party/x/sub/x.go", "package sub\n")
+			return key(t, map[string]int{"epochs": 3}, "in1")
+		}},
+		{"file of the replacing folder", func() string {
+			write("lib/third_party/x/sub/x.go", "package sub\n// patched\n")
+			return key(t, map[string]int{"epochs": 3}, "in1")
+		}},
 	}
 	seen := map[string]string{base: "base"}
 	for _, c := range changes {

@@ -87,9 +87,9 @@ type foldedConv struct {
 	bn, act string
 }
 
-// sharedBackend is the GoMLX backend every model of the project computes on (lib/train
-// creates it once for the process).
-func sharedBackend() (compute.Backend, error) { return train.Backend() }
+// sharedBackend is the GoMLX backend the encoders run on (lib/train creates it once for
+// the process, with every core working inside a pass).
+func sharedBackend() (compute.Backend, error) { return train.EncoderBackend() }
 
 var (
 	inceptionOnce sync.Once

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute"
+
 	"github.com/withsense/withsense/lib/assets"
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/ortref"
@@ -265,4 +267,47 @@ func TestInceptionV3ONNXParity(t *testing.T) {
 // Keras graph has no ONNX form here: same architecture and about the same FLOPs.
 func BenchmarkInceptionV3ONNX(b *testing.B) {
 	benchImageGraph(b, ortref.InceptionV3Graph, 299)
+}
+
+// BenchmarkInceptionVsORT times the project's own InceptionV3 (nsfwjs' weights, the pass
+// the inception encoders run: mixed5, the pool and the NSFW head) against ONNX Runtime
+// running torchvision's InceptionV3 graph (same architecture, about the same FLOPs), on
+// batches of InceptionBatchSize images, alternately in one run ("gomlx/ort" > 1 when ours
+// is faster).
+func BenchmarkInceptionVsORT(b *testing.B) {
+	path := ortref.Graph(b, ortref.InceptionV3Graph)
+	enc, err := LoadResNet50(path) // only to name the ONNX graph's feature output
+	if err != nil {
+		b.Fatal(err)
+	}
+	inc, err := NewInception(loadTestModel(b), mustBackend(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := InceptionBatchSize
+	r := rand.New(rand.NewPCG(1, 2))
+	ours := make([]float32, n*NSFWJSSize*NSFWJSSize*3)
+	for i := range ours {
+		ours[i] = r.Float32()
+	}
+	theirs := make([]float32, n*3*299*299)
+	for i := range theirs {
+		theirs[i] = float32(r.NormFloat64())
+	}
+	s := ortFeaturesSession(b, path, enc.features)
+	defer s.Close()
+	ortref.Compare(b, n, "img",
+		func() error { _, err := inc.Forward(ours, n); return err },
+		func() error {
+			_, err := s.Run(ortref.Float32(theirs, int64(n), 3, 299, 299))
+			return err
+		})
+}
+
+func mustBackend(b *testing.B) compute.Backend {
+	backend, err := sharedBackend()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return backend
 }

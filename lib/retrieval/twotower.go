@@ -10,6 +10,7 @@
 package retrieval
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -138,6 +139,49 @@ type Epoch struct {
 	ValidMRR    float64 `json:"valid_mrr"`
 	Temperature float64 `json:"temperature"` // τ after the epoch
 	Seconds     float64 `json:"seconds"`     // since the start of Train
+}
+
+func orNull(v float64) *float64 {
+	if math.IsNaN(v) {
+		return nil
+	}
+	return &v
+}
+
+func orNaN(v *float64) float64 {
+	if v == nil {
+		return math.NaN()
+	}
+	return *v
+}
+
+// MarshalJSON writes the epoch with null for the validation metrics of a model trained
+// without validation photos (ValidFraction 0), which JSON cannot write as NaN.
+func (e Epoch) MarshalJSON() ([]byte, error) {
+	type plain Epoch // without the methods
+	return json.Marshal(struct {
+		plain
+		ValidR1  *float64 `json:"valid_r1"`
+		ValidR5  *float64 `json:"valid_r5"`
+		ValidMRR *float64 `json:"valid_mrr"`
+	}{plain(e), orNull(e.ValidR1), orNull(e.ValidR5), orNull(e.ValidMRR)})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote (null as NaN).
+func (e *Epoch) UnmarshalJSON(b []byte) error {
+	type plain Epoch
+	var v struct {
+		plain
+		ValidR1  *float64 `json:"valid_r1"`
+		ValidR5  *float64 `json:"valid_r5"`
+		ValidMRR *float64 `json:"valid_mrr"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = Epoch(v.plain)
+	e.ValidR1, e.ValidR5, e.ValidMRR = orNaN(v.ValidR1), orNaN(v.ValidR5), orNaN(v.ValidMRR)
+	return nil
 }
 
 // Model is a trained two-tower model. Name and the encoder names are not used by the

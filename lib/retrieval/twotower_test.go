@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -277,11 +278,18 @@ func TestEpochOrder(t *testing.T) {
 	}
 }
 
-// TestSaveLoad checks a saved and loaded model projects exactly as the trained one.
+// TestSaveLoad checks a saved and loaded model projects exactly as the trained one, with and
+// without validation photos (whose metrics are then NaN, saved as null).
 func TestSaveLoad(t *testing.T) {
+	for _, vf := range []float64{0.1, 0} {
+		t.Run(fmt.Sprintf("valid_fraction=%v", vf), func(t *testing.T) { testSaveLoad(t, vf) })
+	}
+}
+
+func testSaveLoad(t *testing.T, validFraction float64) {
 	img, text, of := synthetic(80, 5, 16, 12, 0.5, 3)
 	s := testSettings()
-	s.Epochs, s.BatchSize = 3, 32
+	s.Epochs, s.BatchSize, s.ValidFraction = 3, 32, validFraction
 	m, err := Train(img, text, of, s)
 	if err != nil {
 		t.Fatal(err)
@@ -301,6 +309,13 @@ func TestSaveLoad(t *testing.T) {
 	if l.Name != "synthetic" || l.ImageEncoder != "img-enc" || l.TextEncoder != "text-enc" || l.Settings != s ||
 		l.BestEpoch != m.BestEpoch || len(l.History) != len(m.History) {
 		t.Errorf("loaded %q %q %q %+v best %d, want the saved model's", l.Name, l.ImageEncoder, l.TextEncoder, l.Settings, l.BestEpoch)
+	}
+	for i, e := range m.History {
+		g := l.History[i]
+		if noValid := validFraction == 0; noValid != math.IsNaN(e.ValidMRR) || noValid != math.IsNaN(g.ValidR1) ||
+			g.TrainLoss != e.TrainLoss || (!noValid && (g.ValidR1 != e.ValidR1 || g.ValidMRR != e.ValidMRR)) {
+			t.Errorf("epoch %d loaded as %+v, trained %+v", i+1, g, e)
+		}
 	}
 	for _, side := range []struct {
 		name string
