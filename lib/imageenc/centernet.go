@@ -25,9 +25,9 @@ import (
 // by interpreting the TF.js graph model's own nodes (centernet.json: _FusedConv2D,
 // DepthwiseConv2dNative, hard-swish as Add/Relu6/Mul, squeeze-excite as Mean and 1×1
 // convolutions, ResizeBilinear, ConcatV2, Sigmoid), so it is the network human runs, not a
-// re-typed copy. Convolutions run as patches + fused matmul (convpatch.go), depthwise
-// convolutions as one multiply and one shifted in-place add per tap (depthwise.go). One
-// pass gives:
+// re-typed copy. Convolutions run as patches + fused matmul (convpatch.go); the graph is
+// cut at its depthwise convolutions, which run on the host between the graph's stages
+// (centernet_stages.go, depthwise.go). One pass gives:
 //   - the pooled backbone feature: the global average of tower_0/extern1/hard_swish/mul_1,
 //     MobileNetV3's last feature map (1×1 convolution to 480 channels + hard-swish, 16×16 at
 //     stride 32 for the 512×512 input), 480-d;
@@ -107,9 +107,7 @@ type CenterNet struct {
 	backend compute.Backend
 	stride  float32 // input pixels per heatmap cell (4)
 
-	execOnce sync.Once
-	exec     *Exec // compiles one graph per input shape (batch size)
-	execErr  error
+	stages func() (*cnStages, error) // planned once; each stage compiles one graph per batch size
 }
 
 // DefaultCenterNet returns human's CenterNet (fetched and verified by lib/assets), loaded
@@ -133,10 +131,9 @@ var defaultCenterNet = sync.OnceValues(func() (*CenterNet, error) {
 })
 
 // centerNetBackend is the shared backend, except that on the Go backend CenterNet gets its
-// own instance that runs a pass's ops in graph order ("ops_sequential"). By default the Go
-// backend starts every ready op of a lone pass at once, which here runs all of a depthwise
-// layer's per-tap multiplies before its adds and keeps every product alive (15-20% slower);
-// CenterNet gets its parallelism from CenterNetWorkers passes at a time instead.
+// own instance that runs a pass's ops in graph order ("ops_sequential"): CenterNet gets its
+// parallelism from CenterNetWorkers passes at a time (each pass also runs its depthwise
+// convolutions on the host, one worker each).
 func centerNetBackend() (compute.Backend, error) {
 	b, err := sharedBackend()
 	if err != nil || b.String() != gobackend.BackendName {
@@ -157,7 +154,9 @@ func NewCenterNet(m *tfjs.GraphModel, backend compute.Backend) (*CenterNet, erro
 	if !ok || len(scale.Float) != 1 || scale.Float[0] <= 0 {
 		return nil, fmt.Errorf("CenterNet graph model: no positive scalar %q (the decoding's heatmap stride)", cnDecodeScaleConst)
 	}
-	return &CenterNet{model: m, backend: backend, stride: scale.Float[0]}, nil
+	cn := &CenterNet{model: m, backend: backend, stride: scale.Float[0]}
+	cn.stages = sync.OnceValues(func() (*cnStages, error) { return planCNStages(cn.model, cn.backend) })
+	return cn, nil
 }
 
 // PreprocessCenterNet returns the 512×512×3 input human feeds CenterNet for img (HWC,
@@ -176,6 +175,8 @@ type cnBuilder struct {
 	m     *tfjs.GraphModel
 	input *Node
 	memo  map[string]*Node
+	// members are the nodes this stage computes (cnStages); constants are built where read.
+	members map[string]bool
 }
 
 func (b *cnBuilder) fail(n *tfjs.Node, format string, args ...any) {
@@ -195,6 +196,9 @@ func (b *cnBuilder) value(ref string) *Node {
 	if !ok {
 		panic(fmt.Errorf("input %q names no node", ref))
 	}
+	if b.members != nil && !b.members[name] && !cnFree(b.m, name) {
+		b.fail(n, "read by a stage that neither computes it nor receives it (cnStages)")
+	}
 	v := b.eval(n)
 	b.memo[name] = v
 	return v
@@ -202,13 +206,9 @@ func (b *cnBuilder) value(ref string) *Node {
 
 // weight returns the constant a node input names.
 func (b *cnBuilder) weight(n *tfjs.Node, i int) *tfjs.Tensor {
-	if i >= len(n.Inputs) {
-		b.fail(n, "%d inputs, want at least %d", len(n.Inputs), i+1)
-	}
-	name, _, _ := tfjs.ParseInput(n.Inputs[i])
-	w, ok := b.m.Weights[name]
-	if !ok {
-		b.fail(n, "input %d (%s) is not a constant", i, name)
+	w, err := cnWeight(b.m, n, i)
+	if err != nil {
+		panic(err)
 	}
 	return w
 }
@@ -248,49 +248,87 @@ func fusedOps(n *tfjs.Node) ([]string, error) {
 
 // convSpecNode reads a convolution node's strides, padding and dilations for input x.
 func (b *cnBuilder) convSpecNode(n *tfjs.Node, x *Node, kh, kw int) convSpec {
+	s, err := cnConvSpec(n, x.Shape().Dimensions, kh, kw)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// cnConvSpec reads a convolution node's strides, padding and dilations for an input of
+// dimensions dims [N, H, W, C].
+func cnConvSpec(n *tfjs.Node, dims []int, kh, kw int) (convSpec, error) {
+	fail := func(format string, args ...any) (convSpec, error) {
+		return convSpec{}, fmt.Errorf("node %q (%s): %s", n.Name, n.Op, fmt.Sprintf(format, args...))
+	}
 	strides, err1 := tfjs.AttrInts(n, "strides")
 	padding, err2 := tfjs.AttrString(n, "padding")
 	if err := firstErr(err1, err2); err != nil {
-		panic(err)
+		return convSpec{}, err
 	}
 	if f, err := tfjs.AttrString(n, "data_format"); err == nil && f != "NHWC" {
-		b.fail(n, "data_format %q not supported", f)
+		return fail("data_format %q not supported", f)
 	}
 	if d, err := tfjs.AttrInts(n, "dilations"); err == nil && slices.ContainsFunc(d, func(v int) bool { return v != 1 }) {
-		b.fail(n, "dilations %v not supported", d)
+		return fail("dilations %v not supported", d)
 	}
 	if len(strides) != 4 || strides[0] != 1 || strides[3] != 1 {
-		b.fail(n, "strides %v not supported", strides)
+		return fail("strides %v not supported", strides)
+	}
+	if len(dims) != 4 {
+		return fail("input of rank %d, want 4 (NHWC)", len(dims))
 	}
 	s := convSpec{kh: kh, kw: kw, sh: strides[1], sw: strides[2]}
-	dims := x.Shape().Dimensions
 	var errH, errW error
 	s.padTop, s.padBottom, errH = convPadding(strings.ToLower(padding), dims[1], kh, s.sh)
 	s.padLeft, s.padRight, errW = convPadding(strings.ToLower(padding), dims[2], kw, s.sw)
 	if err := firstErr(errH, errW); err != nil {
-		b.fail(n, "%v", err)
+		return fail("%v", err)
 	}
-	return s
+	return s, nil
 }
 
 // fusedTail applies a fused node's ops after the convolution: BiasAdd (the bias is the
 // node's third input) and an optional Relu. It returns the bias and whether to apply Relu.
 func (b *cnBuilder) fusedTail(n *tfjs.Node) (bias *tfjs.Tensor, relu bool) {
-	ops, err := fusedOps(n)
+	bias, relu, err := cnFusedTail(b.m, n)
 	if err != nil {
 		panic(err)
 	}
+	return bias, relu
+}
+
+// cnFusedTail is fusedTail's reading of a fused node, with an error instead of a panic.
+func cnFusedTail(m *tfjs.GraphModel, n *tfjs.Node) (bias *tfjs.Tensor, relu bool, err error) {
+	ops, err := fusedOps(n)
+	if err != nil {
+		return nil, false, err
+	}
 	if k, _ := tfjs.AttrInt(n, "num_args"); k != 1 {
-		b.fail(n, "num_args %d, want 1", k)
+		return nil, false, fmt.Errorf("node %q (%s): num_args %d, want 1", n.Name, n.Op, k)
 	}
 	switch {
 	case slices.Equal(ops, []string{"BiasAdd"}):
 	case slices.Equal(ops, []string{"BiasAdd", "Relu"}):
 		relu = true
 	default:
-		b.fail(n, "fused_ops %v not supported", ops)
+		return nil, false, fmt.Errorf("node %q (%s): fused_ops %v not supported", n.Name, n.Op, ops)
 	}
-	return b.weight(n, 2), relu
+	bias, err = cnWeight(m, n, 2)
+	return bias, relu, err
+}
+
+// cnWeight returns the constant input i of node n.
+func cnWeight(m *tfjs.GraphModel, n *tfjs.Node, i int) (*tfjs.Tensor, error) {
+	if i >= len(n.Inputs) {
+		return nil, fmt.Errorf("node %q (%s): %d inputs, want at least %d", n.Name, n.Op, len(n.Inputs), i+1)
+	}
+	name, _, _ := tfjs.ParseInput(n.Inputs[i])
+	w, ok := m.Weights[name]
+	if !ok {
+		return nil, fmt.Errorf("node %q (%s): input %d (%s) is not a constant", n.Name, n.Op, i, name)
+	}
+	return w, nil
 }
 
 func (b *cnBuilder) eval(n *tfjs.Node) *Node {
@@ -328,21 +366,7 @@ func (b *cnBuilder) eval(n *tfjs.Node) *Node {
 		}
 		return conv2D(x, spec, kernel, bias, relu)
 	case "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative":
-		x, k := b.value(n.Inputs[0]), b.weight(n, 1)
-		c := x.Shape().Dimensions[3]
-		if len(k.Shape) != 4 || k.Shape[2] != c || k.Shape[3] != 1 {
-			b.fail(n, "kernel shape %v for input %s: only channel multiplier 1 is supported", k.Shape, x.Shape())
-		}
-		spec := b.convSpecNode(n, x, k.Shape[0], k.Shape[1])
-		y := depthwiseConv(x, Const(g, tensors.FromFlatDataAndDimensions(k.Float, k.Shape[0], k.Shape[1], c)), spec)
-		if n.Op == "FusedDepthwiseConv2dNative" {
-			bw, relu := b.fusedTail(n)
-			y = Add(y, Const(g, tensors.FromFlatDataAndDimensions(bw.Float, 1, 1, 1, c)))
-			if relu {
-				y = activation.Relu(y)
-			}
-		}
-		return y
+		b.fail(n, "a depthwise convolution inside a graph stage: they run on the host between stages (cnStages)")
 	case "Add", "AddV2", "Mul", "Sub":
 		if len(n.Inputs) != 2 {
 			b.fail(n, "%d inputs, want 2", len(n.Inputs))
@@ -438,21 +462,9 @@ func resizeBilinearNode(x *Node, oh, ow int) *Node {
 	return Reshape(cols, n, oh, ow, c)
 }
 
-// forwardExec returns the forward pass for a batch of n: class presence [n, 80], the
-// heatmap [n, 128, 128, 80], tower_0/wh [n, 128, 128, 4] and the pooled feature [n, 480].
-func (cn *CenterNet) forwardExec() (*Exec, error) {
-	cn.execOnce.Do(func() {
-		cn.exec, cn.execErr = NewExec(cn.backend, func(x *Node) []*Node {
-			b := &cnBuilder{m: cn.model, input: x, memo: map[string]*Node{}}
-			keypoints := b.value(cnKeypointsNode)
-			return []*Node{ReduceMax(keypoints, 1, 2), keypoints, b.value(cnWHNode), ReduceMean(b.value(cnPoolNode), 1, 2)}
-		})
-	})
-	return cn.exec, cn.execErr
-}
-
 // Forward runs the network on n preprocessed images (n×512×512×3 values, HWC each, as
-// PreprocessCenterNet returns them).
+// PreprocessCenterNet returns them): its graph stages on the backend and the depthwise
+// convolutions between them on the host (cnStages).
 func (cn *CenterNet) Forward(input []float32, n int) (out *CenterNetOutputs, err error) {
 	const size = CenterNetSize * CenterNetSize * 3
 	if n <= 0 || len(input) != n*size {
@@ -463,11 +475,11 @@ func (cn *CenterNet) Forward(input []float32, n int) (out *CenterNetOutputs, err
 			err = fmt.Errorf("CenterNet: %v", r)
 		}
 	}()
-	e, err := cn.forwardExec()
+	p, err := cn.stages()
 	if err != nil {
 		return nil, fmt.Errorf("CenterNet: %w", err)
 	}
-	flat, shapes, err := execFlat(e, tensors.FromFlatDataAndDimensions(input, n, CenterNetSize, CenterNetSize, 3))
+	flat, shapes, err := p.run(cn, input, n)
 	if err != nil {
 		return nil, fmt.Errorf("CenterNet: %w", err)
 	}

@@ -198,3 +198,49 @@ func TestCenterNetEncodersAndObjects(t *testing.T) {
 		t.Errorf("broken photo: error %v, want one line naming %s", err, bad)
 	}
 }
+
+// TestCenterNetStages: the graph is cut once per depthwise convolution; every computed node
+// belongs to exactly one stage; each stage reads only values computed before it (by an
+// earlier stage, a depthwise convolution, or the image) and returns only its own values.
+func TestCenterNetStages(t *testing.T) {
+	cn, err := DefaultCenterNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cn.stages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	depthwise := 0
+	for i := range cn.model.Nodes {
+		if isDepthwise(&cn.model.Nodes[i]) {
+			depthwise++
+		}
+	}
+	if depthwise == 0 || len(p.stages) != depthwise+1 {
+		t.Fatalf("%d stages for %d depthwise convolutions", len(p.stages), depthwise)
+	}
+	ready := map[string]bool{cnInputNode: true}
+	for k, st := range p.stages {
+		for _, v := range st.inputs {
+			if !ready[v] {
+				t.Errorf("stage %d reads %s before it is computed", k, v)
+			}
+		}
+		for _, v := range st.outputs {
+			if ready[v] {
+				t.Errorf("stage %d returns %s, computed before", k, v)
+			}
+			ready[v] = true
+		}
+		if st.depthwise != nil {
+			if !ready[st.depthwiseInput] {
+				t.Errorf("depthwise %s after stage %d reads %s before it is computed", st.depthwise.Name, k, st.depthwiseInput)
+			}
+			ready[st.depthwise.Name] = true
+		}
+	}
+	if last := p.stages[len(p.stages)-1]; last.exec == nil || last.depthwise != nil {
+		t.Error("the last stage computes no results")
+	}
+}

@@ -156,3 +156,10 @@ func windowPool(x *Node, isMax bool, kh, kw, sh, sw int, padding string) (*Node,
 	}
 	return Mul(out, Const(g, tensors.FromFlatDataAndDimensions(inv, 1, ho, wo, 1))), nil
 }
+
+// gatherRows returns the rows idx (increasing) of the matrix flat [R, D]: [len(idx), D].
+func gatherRows(flat *Node, idx []int32) *Node {
+	d := flat.Shape().Dimensions[1]
+	starts := Const(flat.Graph(), tensors.FromFlatDataAndDimensions(idx, len(idx), 1))
+	return Reshape(BackendGather(flat, starts, 1, []int{1, 2}, nil, []int{0}, []int{1, d}, true), len(idx), d)
+}

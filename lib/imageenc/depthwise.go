@@ -1,91 +1,101 @@
 package imageenc
 
-import (
-	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/shapes"
-	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX graph code reads best with the dot import
-	"github.com/gomlx/gomlx/core/tensors"
-)
+import "fmt"
 
-// Depthwise convolution (TF's DepthwiseConv2dNative with channel multiplier 1) as a fast
-// path. GoMLX's ConvGeneral with one feature group per channel runs on the Go backend at a
-// small fraction of its matmul speed (as plain convolutions do, see convpatch.go), and a
-// depthwise convolution has no matmul to turn it into; so it is built from whole-tensor
-// element-wise passes, two per kernel tap:
-//
-//   - the zero-padded input is flattened to rows [N·Hp·Wp, C]; with stride 1, output cell
-//     (b, y, x) sums the rows q + i·Wp + j over the taps (i, j), where q = (b·Hp + y)·Wp + x:
-//     every tap reads the same rows shifted by one offset. So each tap is the whole input
-//     times the tap's per-channel weights (one Mul), added into an accumulator at that
-//     offset (one ScatterSum of a single contiguous block; the Go backend adds it in place,
-//     with SIMD). The accumulator covers every q, including the padding columns and rows;
-//     the valid [Wo, C] row blocks are gathered out at the end.
-//   - a stride s is first turned into s×s stride-1 problems (polyphase): the input is split
-//     into its s×s phases (rows ≡ a, columns ≡ b mod s, one transpose), tap (i, j) reads
-//     phase (i mod s, j mod s) at offset (i div s, j div s), and all taps add into one
-//     accumulator.
-//
-// It runs 6-10× faster than ConvGeneral with feature groups on CenterNet's largest layers
-// (BenchmarkDepthwise; TestDepthwiseMatchesConvGeneral checks the values). The kernel is
-// [kh, kw, C] (TF's [kh, kw, C, 1] reshaped).
+// Depthwise convolution (TF's DepthwiseConv2dNative with channel multiplier 1) on the host.
+// GoMLX's Go backend has no depthwise kernel: ConvGeneral with one feature group per channel
+// runs element by element, and the fastest graph form found (one whole-tensor multiply and
+// one shifted in-place add per kernel tap) still made two memory passes per tap, over half
+// of CenterNet's time. A depthwise convolution reads each input value kh·kw times from
+// cache-resident rows and needs no matrix product, so it is computed here directly: for each
+// output pixel and each group of 16 (AVX-512) or 8 (AVX2) channels, the kernel taps are
+// accumulated in one register with fused multiply-adds (depthwise_simd_amd64.go; other
+// machines run the same loop in plain Go), bias and ReLU applied before the one store.
+// CenterNet runs its graph in stages between these convolutions (centernet_stages.go).
 
-// depthwiseConv computes the depthwise convolution of x [N, H, W, C] with kernel
-// [kh, kw, C] under spec (its paddings and strides); the result is [N, Ho, Wo, C].
-func depthwiseConv(x, kernel *Node, spec convSpec) *Node {
-	g := x.Graph()
-	dims := x.Shape().Dimensions
-	n, h, w, c := dims[0], dims[1], dims[2], dims[3]
-	sh, sw := spec.sh, spec.sw
-	h += spec.padTop + spec.padBottom
-	w += spec.padLeft + spec.padRight
-	ho, wo := (h-spec.kh)/sh+1, (w-spec.kw)/sw+1
-	// Extra zero rows and columns (never read by a valid output) make the padded sizes
-	// multiples of the strides, so every phase has the same [n, hs, ws] grid.
-	hs, ws := (h+sh-1)/sh, (w+sw-1)/sw
-	if pads := spec.padTop + spec.padBottom + spec.padLeft + spec.padRight + hs*sh - h + ws*sw - w; pads > 0 {
-		x = Pad(x, ScalarZero(g, x.DType()), compute.PadAxis{},
-			compute.PadAxis{Start: spec.padTop, End: spec.padBottom + hs*sh - h},
-			compute.PadAxis{Start: spec.padLeft, End: spec.padRight + ws*sw - w})
+// depthwiseArgs is one depthwise convolution: input [n, h, w, c] (NHWC), kernel [kh, kw, c],
+// an optional bias [c] and ReLU, and spec's strides and zero paddings.
+type depthwiseArgs struct {
+	n, h, w, c int
+	kernel     []float32
+	bias       []float32 // nil: none
+	relu       bool
+	spec       convSpec
+}
+
+// outSize returns the output's height and width.
+func (a *depthwiseArgs) outSize() (ho, wo int) {
+	s := a.spec
+	return (a.h+s.padTop+s.padBottom-s.kh)/s.sh + 1, (a.w+s.padLeft+s.padRight-s.kw)/s.sw + 1
+}
+
+// depthwiseHost computes the depthwise convolution of x (a.n·a.h·a.w·a.c values) into a new
+// [n, ho, wo, c] slice.
+func depthwiseHost(x []float32, a depthwiseArgs) ([]float32, error) {
+	ho, wo := a.outSize()
+	out := make([]float32, a.n*max(ho, 0)*max(wo, 0)*a.c)
+	return out, depthwiseInto(out, x, a)
+}
+
+// depthwiseInto computes the depthwise convolution of x (a.n·a.h·a.w·a.c values) into out
+// ([n, ho, wo, c], every value written).
+func depthwiseInto(out, x []float32, a depthwiseArgs) error {
+	s := a.spec
+	if len(x) != a.n*a.h*a.w*a.c || len(a.kernel) != s.kh*s.kw*a.c || (a.bias != nil && len(a.bias) != a.c) ||
+		s.sh < 1 || s.sw < 1 {
+		return fmt.Errorf("depthwise convolution: %d input values for [%d, %d, %d, %d], kernel %d values for %d×%d×%d, bias %d, strides %d×%d",
+			len(x), a.n, a.h, a.w, a.c, len(a.kernel), s.kh, s.kw, a.c, len(a.bias), s.sh, s.sw)
 	}
-	rows := n * hs * ws
-	var phases []*Node
-	if sh == 1 && sw == 1 {
-		phases = []*Node{Reshape(x, rows, c)}
-	} else {
-		// [n, hs, sh, ws, sw, c] → [sh, sw, n, hs, ws, c]: phase (a, b) is block a·sw + b.
-		all := Reshape(TransposeAllDims(Reshape(x, n, hs, sh, ws, sw, c), 2, 4, 0, 1, 3, 5), sh*sw*rows, c)
-		for p := range sh * sw {
-			phases = append(phases, gatherBlocks(all, []int32{int32(p * rows)}, rows))
-		}
+	ho, wo := a.outSize()
+	if ho < 1 || wo < 1 {
+		return fmt.Errorf("depthwise convolution: empty output %d×%d", ho, wo)
 	}
-	maxOff := ((spec.kh-1)/sh)*ws + (spec.kw-1)/sw
-	acc := Zeros(g, shapes.Make(x.DType(), rows+maxOff, c))
-	for i := range spec.kh {
-		for j := range spec.kw {
-			tap := Reshape(Slice(kernel, AxisElem(i), AxisElem(j)), 1, c)
-			prod := Reshape(Mul(phases[(i%sh)*sw+j%sw], tap), 1, rows, c)
-			at := Const(g, tensors.FromFlatDataAndDimensions([]int32{int32(maxOff - (i/sh)*ws - j/sw)}, 1, 1))
-			acc = BackendScatterSum(acc, at, prod, 1, []int{1, 2}, nil, []int{0}, true, true)
-		}
+	if len(out) != a.n*ho*wo*a.c {
+		return fmt.Errorf("depthwise convolution: %d output values, want %d×%d×%d×%d", len(out), a.n, ho, wo, a.c)
 	}
-	starts := make([]int32, 0, n*ho)
-	for b := range n {
+	// taps lists, for one output pixel, the offsets of the valid input pixels and of their
+	// kernel taps (both in values); it is rebuilt per pixel only near the borders.
+	taps := make([]int, 0, 2*s.kh*s.kw)
+	for b := range a.n {
 		for oy := range ho {
-			starts = append(starts, int32(maxOff+(b*hs+oy)*ws))
+			for ox := range wo {
+				taps = taps[:0]
+				for i := range s.kh {
+					iy := oy*s.sh + i - s.padTop
+					if iy < 0 || iy >= a.h {
+						continue
+					}
+					for j := range s.kw {
+						ix := ox*s.sw + j - s.padLeft
+						if ix < 0 || ix >= a.w {
+							continue
+						}
+						taps = append(taps, ((b*a.h+iy)*a.w+ix)*a.c, (i*s.kw+j)*a.c)
+					}
+				}
+				o := ((b*ho+oy)*wo + ox) * a.c
+				depthwisePixel(out[o:o+a.c], x, a.kernel, a.bias, taps, a.relu)
+			}
 		}
 	}
-	return Reshape(gatherBlocks(acc, starts, wo), n, ho, wo, c)
+	return nil
 }
 
-// gatherRows returns the rows idx (increasing) of the matrix flat [R, D]: [len(idx), D].
-func gatherRows(flat *Node, idx []int32) *Node {
-	return gatherBlocks(flat, idx, 1)
-}
-
-// gatherBlocks returns the blocks of rows [s, s+rows) of flat [R, D] for each start s
-// (increasing), concatenated: [len(starts)·rows, D].
-func gatherBlocks(flat *Node, starts []int32, rows int) *Node {
-	d := flat.Shape().Dimensions[1]
-	idx := Const(flat.Graph(), tensors.FromFlatDataAndDimensions(starts, len(starts), 1))
-	return Reshape(BackendGather(flat, idx, 1, []int{1, 2}, nil, []int{0}, []int{rows, d}, true), len(starts)*rows, d)
+// depthwisePixelGo is one output pixel in plain Go: dst[ch] = relu?(bias[ch] + Σ taps
+// x[xo+ch]·kernel[ko+ch]), taps as pairs (xo, ko). The SIMD versions add the same terms in
+// the same order, each multiply-add fused (rounded once).
+func depthwisePixelGo(dst, x, kernel, bias []float32, taps []int, relu bool) {
+	for ch := range dst {
+		var acc float32
+		if bias != nil {
+			acc = bias[ch]
+		}
+		for t := 0; t < len(taps); t += 2 {
+			acc += x[taps[t]+ch] * kernel[taps[t+1]+ch]
+		}
+		if relu && acc < 0 {
+			acc = 0
+		}
+		dst[ch] = acc
+	}
 }

@@ -38,40 +38,57 @@ func maxDiff(t *testing.T, name string, got, want *tensors.Tensor) float64 {
 	return worst
 }
 
-// TestDepthwiseMatchesConvGeneral checks the gathered-taps depthwise convolution against
-// GoMLX's ConvGeneral with one feature group per channel on small random inputs (batch 2,
-// odd and even sizes), over the kernels, strides and TF "SAME" paddings CenterNet uses.
+// TestDepthwiseMatchesConvGeneral checks the host depthwise convolution against GoMLX's
+// ConvGeneral with one feature group per channel on small random inputs (batch 2, odd and
+// even sizes, channel counts that leave SIMD tails), over the kernels, strides and TF "SAME"
+// paddings CenterNet uses, with bias and ReLU as the fused node applies them.
 func TestDepthwiseMatchesConvGeneral(t *testing.T) {
 	backend, err := sharedBackend()
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, c := range []struct{ h, w, k, s int }{{11, 10, 3, 1}, {11, 10, 3, 2}, {12, 12, 5, 1}, {12, 9, 5, 2}, {7, 7, 1, 1}} {
-		name := fmt.Sprintf("depthwise %dx%d stride %d on %dx%d", c.k, c.k, c.s, c.h, c.w)
-		const ch = 6
-		x, k := randTensor(r, 2, c.h, c.w, ch), randTensor(r, c.k, c.k, ch)
-		res, err := ExecOnceN(backend, func(x, k *Node) []*Node {
+	for _, c := range []struct{ h, w, k, s, ch int }{{11, 10, 3, 1, 6}, {11, 10, 3, 2, 18}, {12, 12, 5, 1, 40}, {12, 9, 5, 2, 16}, {7, 7, 1, 1, 3}} {
+		for _, relu := range []bool{false, true} {
+			name := fmt.Sprintf("depthwise %dx%d stride %d on %dx%dx%d relu %v", c.k, c.k, c.s, c.h, c.w, c.ch, relu)
+			x, k, bias := randTensor(r, 2, c.h, c.w, c.ch), randTensor(r, c.k, c.k, c.ch), randTensor(r, c.ch)
+			want, err := ExecOnce(backend, func(x, k, bias *Node) *Node {
+				y := Convolve(x, Reshape(k, c.k, c.k, 1, c.ch)).StridePerAxis(c.s, c.s).FeatureGroupCount(c.ch).
+					PaddingPerDim([][2]int{tfSamePadding(c.h, c.k, c.s), tfSamePadding(c.w, c.k, c.s)}).Done()
+				y = Add(y, Reshape(bias, 1, 1, 1, c.ch))
+				if relu {
+					y = Max(y, ScalarZero(y.Graph(), y.DType()))
+				}
+				return y
+			}, x, k, bias)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
 			spec := convSpec{kh: c.k, kw: c.k, sh: c.s, sw: c.s}
 			spec.padTop, spec.padBottom, _ = convPadding("same", c.h, c.k, c.s)
 			spec.padLeft, spec.padRight, _ = convPadding("same", c.w, c.k, c.s)
-			want := Convolve(x, Reshape(k, c.k, c.k, 1, ch)).StridePerAxis(c.s, c.s).FeatureGroupCount(ch).
-				PaddingPerDim([][2]int{tfSamePadding(c.h, c.k, c.s), tfSamePadding(c.w, c.k, c.s)}).Done()
-			return []*Node{depthwiseConv(x, k, spec), want}
-		}, x, k)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			a := depthwiseArgs{n: 2, h: c.h, w: c.w, c: c.ch, kernel: tensors.MustCopyFlatData[float32](k),
+				bias: tensors.MustCopyFlatData[float32](bias), relu: relu, spec: spec}
+			got, err := depthwiseHost(tensors.MustCopyFlatData[float32](x), a)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ho, wo := a.outSize()
+			if d := maxDiff(t, name, tensors.FromFlatDataAndDimensions(got, 2, ho, wo, c.ch), want); d > 1e-4 {
+				t.Errorf("%s: max difference %.3g with ConvGeneral", name, d)
+			}
 		}
-		if d := maxDiff(t, name, res[0], res[1]); d > 1e-4 {
-			t.Errorf("%s: max difference %.3g with ConvGeneral", name, d)
-		}
+	}
+	if _, err := depthwiseHost(make([]float32, 5), depthwiseArgs{n: 1, h: 2, w: 2, c: 2, kernel: make([]float32, 18),
+		spec: convSpec{kh: 3, kw: 3, sh: 1, sw: 1}}); err == nil {
+		t.Error("an input of the wrong size was accepted")
 	}
 }
 
-// BenchmarkDepthwise measures the depthwise fast path on CenterNet's largest depthwise
-// layers (its classification head's 3×3 on 128×128×128, a 5×5 on 64×64×192 and a 5×5
-// stride 2 on 128×128×72) against GoMLX's ConvGeneral with feature groups, timed in the same
-// run (three ConvGeneral passes first); it reports speedup: ConvGeneral's time over ours.
+// BenchmarkDepthwise measures the host depthwise convolution on CenterNet's largest
+// depthwise layers (its classification head's 3×3 on 128×128×128, a 5×5 on 64×64×192 and a
+// 5×5 stride 2 on 128×128×72) against GoMLX's ConvGeneral with feature groups, timed in the
+// same run (three ConvGeneral passes first); it reports speedup: ConvGeneral's time over ours.
 func BenchmarkDepthwise(b *testing.B) {
 	backend, err := sharedBackend()
 	if err != nil {
@@ -84,10 +101,8 @@ func BenchmarkDepthwise(b *testing.B) {
 			spec := convSpec{kh: c.k, kw: c.k, sh: c.s, sw: c.s}
 			spec.padTop, spec.padBottom, _ = convPadding("same", c.h, c.k, c.s)
 			spec.padLeft, spec.padRight = spec.padTop, spec.padBottom
-			ours, err := NewExec(backend, func(x, k *Node) *Node { return depthwiseConv(x, k, spec) })
-			if err != nil {
-				b.Fatal(err)
-			}
+			a := depthwiseArgs{n: 1, h: c.h, w: c.h, c: c.c, kernel: tensors.MustCopyFlatData[float32](k), spec: spec}
+			xs := tensors.MustCopyFlatData[float32](x)
 			ref, err := NewExec(backend, func(x, k *Node) *Node {
 				return Convolve(x, Reshape(k, c.k, c.k, 1, c.c)).StridePerAxis(c.s, c.s).FeatureGroupCount(c.c).
 					PaddingPerDim([][2]int{tfSamePadding(c.h, c.k, c.s), tfSamePadding(c.h, c.k, c.s)}).Done()
@@ -95,7 +110,6 @@ func BenchmarkDepthwise(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ours.MustExec(x, k)
 			ref.MustExec(x, k)
 			t0 := time.Now()
 			for range 3 {
@@ -104,7 +118,9 @@ func BenchmarkDepthwise(b *testing.B) {
 			refTime := time.Since(t0).Seconds() / 3
 			b.ResetTimer()
 			for b.Loop() {
-				ours.MustExec(x, k)
+				if _, err := depthwiseHost(xs, a); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportMetric(refTime/(b.Elapsed().Seconds()/float64(b.N)), "speedup")
 		})
