@@ -695,6 +695,11 @@ func execFlat(e *Exec, inputs ...any) (flat [][]float32, dims [][]int, err error
 	if err != nil {
 		return nil, nil, err
 	}
+	return flatten(res)
+}
+
+// flatten returns tensors as float32 slices with their dimensions, and frees them.
+func flatten(res []*tensors.Tensor) (flat [][]float32, dims [][]int, err error) {
 	defer func() {
 		for _, t := range res {
 			t.FinalizeAll()

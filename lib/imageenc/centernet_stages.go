@@ -295,20 +295,7 @@ func (p *cnStages) run(cn *CenterNet, input []float32, n int) (flat [][]float32,
 				vals[v] = res[i]
 			}
 			if k == len(p.stages)-1 {
-				results := res[len(st.outputs):]
-				defer func() {
-					for _, t := range results {
-						t.FinalizeAll()
-					}
-				}()
-				for _, t := range results {
-					v, err := tensors.CopyFlatData[float32](t)
-					if err != nil {
-						return nil, nil, err
-					}
-					flat, dims = append(flat, v), append(dims, t.Shape().Dimensions)
-				}
-				return flat, dims, nil
+				return flatten(res[len(st.outputs):])
 			}
 		}
 		if st.depthwise != nil {
