@@ -248,23 +248,33 @@ func fusedOps(n *tfjs.Node) ([]string, error) {
 
 // convSpecNode reads a convolution node's strides, padding and dilations for input x.
 func (b *cnBuilder) convSpecNode(n *tfjs.Node, x *Node, kh, kw int) convSpec {
-	s, err := cnConvSpec(n, x.Shape().Dimensions, kh, kw)
+	c, err := readCNConv(n, kh, kw)
+	if err != nil {
+		panic(err)
+	}
+	s, err := c.spec(x.Shape().Dimensions)
 	if err != nil {
 		panic(err)
 	}
 	return s
 }
 
-// cnConvSpec reads a convolution node's strides, padding and dilations for an input of
-// dimensions dims [N, H, W, C].
-func cnConvSpec(n *tfjs.Node, dims []int, kh, kw int) (convSpec, error) {
-	fail := func(format string, args ...any) (convSpec, error) {
-		return convSpec{}, fmt.Errorf("node %q (%s): %s", n.Name, n.Op, fmt.Sprintf(format, args...))
+// cnConv is a convolution node's kernel size, strides and padding mode.
+type cnConv struct {
+	node           *tfjs.Node
+	kh, kw, sh, sw int
+	padding        string // "valid" or "same"
+}
+
+// cnConvAttrs reads a convolution node's strides, padding and dilations.
+func readCNConv(n *tfjs.Node, kh, kw int) (cnConv, error) {
+	fail := func(format string, args ...any) (cnConv, error) {
+		return cnConv{}, fmt.Errorf("node %q (%s): %s", n.Name, n.Op, fmt.Sprintf(format, args...))
 	}
 	strides, err1 := tfjs.AttrInts(n, "strides")
 	padding, err2 := tfjs.AttrString(n, "padding")
 	if err := firstErr(err1, err2); err != nil {
-		return convSpec{}, err
+		return cnConv{}, err
 	}
 	if f, err := tfjs.AttrString(n, "data_format"); err == nil && f != "NHWC" {
 		return fail("data_format %q not supported", f)
@@ -275,15 +285,20 @@ func cnConvSpec(n *tfjs.Node, dims []int, kh, kw int) (convSpec, error) {
 	if len(strides) != 4 || strides[0] != 1 || strides[3] != 1 {
 		return fail("strides %v not supported", strides)
 	}
+	return cnConv{node: n, kh: kh, kw: kw, sh: strides[1], sw: strides[2], padding: strings.ToLower(padding)}, nil
+}
+
+// spec is the convolution for an input of dimensions dims [N, H, W, C].
+func (a cnConv) spec(dims []int) (convSpec, error) {
 	if len(dims) != 4 {
-		return fail("input of rank %d, want 4 (NHWC)", len(dims))
+		return convSpec{}, fmt.Errorf("node %q (%s): input of rank %d, want 4 (NHWC)", a.node.Name, a.node.Op, len(dims))
 	}
-	s := convSpec{kh: kh, kw: kw, sh: strides[1], sw: strides[2]}
+	s := convSpec{kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw}
 	var errH, errW error
-	s.padTop, s.padBottom, errH = convPadding(strings.ToLower(padding), dims[1], kh, s.sh)
-	s.padLeft, s.padRight, errW = convPadding(strings.ToLower(padding), dims[2], kw, s.sw)
+	s.padTop, s.padBottom, errH = convPadding(a.padding, dims[1], a.kh, a.sh)
+	s.padLeft, s.padRight, errW = convPadding(a.padding, dims[2], a.kw, a.sw)
 	if err := firstErr(errH, errW); err != nil {
-		return fail("%v", err)
+		return convSpec{}, fmt.Errorf("node %q (%s): %w", a.node.Name, a.node.Op, err)
 	}
 	return s, nil
 }

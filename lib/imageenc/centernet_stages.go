@@ -25,10 +25,9 @@ import (
 // cnStage is one graph of the cut: inputs and outputs are node names (values).
 type cnStage struct {
 	inputs, outputs []string
-	exec            *Exec      // nil for a stage without nodes
-	depthwise       *tfjs.Node // run on the host after the stage; nil after the last
-	depthwiseInput  string     // the value it reads
-	release         []string   // values no later step reads, dropped after this step
+	exec            *Exec        // nil for a stage without nodes
+	depthwise       *cnDepthwise // run on the host after the stage; nil after the last
+	release         []string     // values no later step reads, dropped after this step
 }
 
 // cnStages is CenterNet's graph cut into stages.
@@ -132,7 +131,11 @@ func planCNStages(m *tfjs.GraphModel, backend compute.Backend) (*cnStages, error
 			stageOf[n.Name], readyAfter[n.Name] = -1, 0
 		case isDepthwise(n):
 			stageOf[n.Name], readyAfter[n.Name] = -1, last+1
-			p.stages[last].depthwise = n
+			dw, err := readCNDepthwise(m, n)
+			if err != nil {
+				return nil, err
+			}
+			p.stages[last].depthwise = dw
 			p.stages = append(p.stages, &cnStage{})
 			members = append(members, nil)
 		default:
@@ -175,11 +178,12 @@ func planCNStages(m *tfjs.GraphModel, backend compute.Backend) (*cnStages, error
 			lastUse[v] = 2 * k
 		}
 		if st.depthwise != nil {
-			if len(deps[st.depthwise.Name]) != 1 {
-				return nil, fmt.Errorf("node %q: %d computed inputs, want 1", st.depthwise.Name, len(deps[st.depthwise.Name]))
+			name := st.depthwise.conv.node.Name
+			if len(deps[name]) != 1 {
+				return nil, fmt.Errorf("node %q: %d computed inputs, want 1", name, len(deps[name]))
 			}
-			v := deps[st.depthwise.Name][0]
-			st.depthwiseInput = v
+			v := deps[name][0]
+			st.depthwise.input = v
 			if s := stageOf[v]; s >= 0 && !slices.Contains(p.stages[s].outputs, v) {
 				p.stages[s].outputs = append(p.stages[s].outputs, v)
 			}
@@ -299,39 +303,63 @@ func (p *cnStages) run(cn *CenterNet, input []float32, n int) (flat [][]float32,
 			}
 		}
 		if st.depthwise != nil {
-			y, err := cnDepthwise(cn.backend, sc, p.m, st.depthwise, vals[st.depthwiseInput])
+			y, err := st.depthwise.run(cn.backend, sc, vals[st.depthwise.input])
 			if err != nil {
 				return nil, nil, err
 			}
-			vals[st.depthwise.Name] = y
+			vals[st.depthwise.conv.node.Name] = y
 		}
 		drop(st.release)
 	}
 	return nil, nil, fmt.Errorf("no last stage")
 }
 
-// cnDepthwise runs a depthwise convolution node of the graph model on x [N, H, W, C].
-func cnDepthwise(backend compute.Backend, sc *cnScratch, m *tfjs.GraphModel, n *tfjs.Node, x *tensors.Tensor) (*tensors.Tensor, error) {
-	dims := x.Shape().Dimensions
+// cnDepthwise is a depthwise convolution node of the graph model, read once.
+type cnDepthwise struct {
+	conv   cnConv
+	input  string    // the value it reads
+	kernel []float32 // [kh, kw, C]
+	bias   []float32 // nil: none
+	relu   bool
+}
+
+// readCNDepthwise reads a depthwise convolution node: its kernel (channel multiplier 1),
+// strides, padding and, for the fused op, bias and ReLU.
+func readCNDepthwise(m *tfjs.GraphModel, n *tfjs.Node) (*cnDepthwise, error) {
 	k, err := cnWeight(m, n, 1)
 	if err != nil {
 		return nil, err
 	}
-	if len(dims) != 4 || len(k.Shape) != 4 || k.Shape[2] != dims[3] || k.Shape[3] != 1 {
-		return nil, fmt.Errorf("node %q (%s): kernel shape %v for input %v: only channel multiplier 1 is supported", n.Name, n.Op, k.Shape, dims)
+	if len(k.Shape) != 4 || k.Shape[3] != 1 {
+		return nil, fmt.Errorf("node %q (%s): kernel shape %v: only channel multiplier 1 is supported", n.Name, n.Op, k.Shape)
 	}
-	spec, err := cnConvSpec(n, dims, k.Shape[0], k.Shape[1])
+	conv, err := readCNConv(n, k.Shape[0], k.Shape[1])
 	if err != nil {
 		return nil, err
 	}
-	a := depthwiseArgs{n: dims[0], h: dims[1], w: dims[2], c: dims[3], kernel: k.Float, spec: spec}
+	d := &cnDepthwise{conv: conv, kernel: k.Float}
 	if n.Op == "FusedDepthwiseConv2dNative" {
 		bias, relu, err := cnFusedTail(m, n)
 		if err != nil {
 			return nil, err
 		}
-		a.bias, a.relu = bias.Float, relu
+		d.bias, d.relu = bias.Float, relu
 	}
+	return d, nil
+}
+
+// run computes the convolution of x [N, H, W, C].
+func (d *cnDepthwise) run(backend compute.Backend, sc *cnScratch, x *tensors.Tensor) (*tensors.Tensor, error) {
+	n := d.conv.node
+	dims := x.Shape().Dimensions
+	spec, err := d.conv.spec(dims)
+	if err != nil {
+		return nil, err
+	}
+	if c := dims[3]; len(d.kernel) != spec.kh*spec.kw*c {
+		return nil, fmt.Errorf("node %q (%s): kernel of %d values for input %v", n.Name, n.Op, len(d.kernel), dims)
+	}
+	a := depthwiseArgs{n: dims[0], h: dims[1], w: dims[2], c: dims[3], kernel: d.kernel, bias: d.bias, relu: d.relu, spec: spec}
 	// The output is the scratch set's buffer for this node, which the Go backend shares with
 	// the host (written in place, read by the next stage without a copy); the input is read
 	// in place the same way.

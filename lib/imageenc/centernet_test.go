@@ -234,10 +234,10 @@ func TestCenterNetStages(t *testing.T) {
 			ready[v] = true
 		}
 		if st.depthwise != nil {
-			if !ready[st.depthwiseInput] {
-				t.Errorf("depthwise %s after stage %d reads %s before it is computed", st.depthwise.Name, k, st.depthwiseInput)
+			if !ready[st.depthwise.input] {
+				t.Errorf("depthwise %s after stage %d reads %s before it is computed", st.depthwise.conv.node.Name, k, st.depthwise.input)
 			}
-			ready[st.depthwise.Name] = true
+			ready[st.depthwise.conv.node.Name] = true
 		}
 	}
 	if last := p.stages[len(p.stages)-1]; last.exec == nil || last.depthwise != nil {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/compute"
-
 	"github.com/withsense/withsense/lib/assets"
 	"github.com/withsense/withsense/lib/dataset"
 	"github.com/withsense/withsense/lib/ortref"
@@ -215,16 +213,25 @@ func benchImageGraph(b *testing.B, graph string, side int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n := ResNet50BatchSize
+	benchAgainstORT(b, path, enc.features, side, ResNet50BatchSize, func(input []float32) error {
+		_, err := enc.Features(input, ResNet50BatchSize)
+		return err
+	})
+}
+
+// benchAgainstORT times gomlx against ONNX Runtime computing the ONNX graph's output
+// features on the same batch of n random side×side images (ortref.Compare); gomlx gets the
+// n·3·side² values.
+func benchAgainstORT(b *testing.B, path, features string, side, n int, gomlx func(input []float32) error) {
 	r := rand.New(rand.NewPCG(1, 2))
 	input := make([]float32, n*3*side*side)
 	for i := range input {
 		input[i] = float32(r.NormFloat64())
 	}
-	s := ortFeaturesSession(b, path, enc.features)
+	s := ortFeaturesSession(b, path, features)
 	defer s.Close()
 	ortref.Compare(b, n, "img",
-		func() error { _, err := enc.Features(input, n); return err },
+		func() error { return gomlx(input) },
 		func() error {
 			_, err := s.Run(ortref.Float32(input, int64(n), 3, int64(side), int64(side)))
 			return err
@@ -275,39 +282,22 @@ func BenchmarkInceptionV3ONNX(b *testing.B) {
 // batches of InceptionBatchSize images, alternately in one run ("gomlx/ort" > 1 when ours
 // is faster).
 func BenchmarkInceptionVsORT(b *testing.B) {
-	path := ortref.Graph(b, ortref.InceptionV3Graph)
-	enc, err := LoadResNet50(path) // only to name the ONNX graph's feature output
-	if err != nil {
-		b.Fatal(err)
-	}
-	inc, err := NewInception(loadTestModel(b), mustBackend(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := InceptionBatchSize
-	r := rand.New(rand.NewPCG(1, 2))
-	ours := make([]float32, n*NSFWJSSize*NSFWJSSize*3)
-	for i := range ours {
-		ours[i] = r.Float32()
-	}
-	theirs := make([]float32, n*3*299*299)
-	for i := range theirs {
-		theirs[i] = float32(r.NormFloat64())
-	}
-	s := ortFeaturesSession(b, path, enc.features)
-	defer s.Close()
-	ortref.Compare(b, n, "img",
-		func() error { _, err := inc.Forward(ours, n); return err },
-		func() error {
-			_, err := s.Run(ortref.Float32(theirs, int64(n), 3, 299, 299))
-			return err
-		})
-}
-
-func mustBackend(b *testing.B) compute.Backend {
 	backend, err := sharedBackend()
 	if err != nil {
 		b.Fatal(err)
 	}
-	return backend
+	inc, err := NewInception(loadTestModel(b), backend)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := ortref.Graph(b, ortref.InceptionV3Graph)
+	onnx, err := LoadResNet50(path) // only to name the ONNX graph's feature output
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The same number of values: n×299×299×3 for ours, n×3×299×299 for the ONNX graph.
+	benchAgainstORT(b, path, onnx.features, NSFWJSSize, InceptionBatchSize, func(input []float32) error {
+		_, err := inc.Forward(input, InceptionBatchSize)
+		return err
+	})
 }
