@@ -155,31 +155,30 @@ func orNaN(v *float64) float64 {
 	return *v
 }
 
+// epochJSON is an Epoch as saved: the validation metrics as pointers, null when there were
+// none (NaN, which JSON cannot write).
+type epochJSON struct {
+	epochFields
+	ValidR1  *float64 `json:"valid_r1"`
+	ValidR5  *float64 `json:"valid_r5"`
+	ValidMRR *float64 `json:"valid_mrr"`
+}
+
+type epochFields Epoch // Epoch without its JSON methods
+
 // MarshalJSON writes the epoch with null for the validation metrics of a model trained
-// without validation photos (ValidFraction 0), which JSON cannot write as NaN.
+// without validation photos (ValidFraction 0).
 func (e Epoch) MarshalJSON() ([]byte, error) {
-	type plain Epoch // without the methods
-	return json.Marshal(struct {
-		plain
-		ValidR1  *float64 `json:"valid_r1"`
-		ValidR5  *float64 `json:"valid_r5"`
-		ValidMRR *float64 `json:"valid_mrr"`
-	}{plain(e), orNull(e.ValidR1), orNull(e.ValidR5), orNull(e.ValidMRR)})
+	return json.Marshal(epochJSON{epochFields(e), orNull(e.ValidR1), orNull(e.ValidR5), orNull(e.ValidMRR)})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote (null as NaN).
 func (e *Epoch) UnmarshalJSON(b []byte) error {
-	type plain Epoch
-	var v struct {
-		plain
-		ValidR1  *float64 `json:"valid_r1"`
-		ValidR5  *float64 `json:"valid_r5"`
-		ValidMRR *float64 `json:"valid_mrr"`
-	}
+	var v epochJSON
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*e = Epoch(v.plain)
+	*e = Epoch(v.epochFields)
 	e.ValidR1, e.ValidR5, e.ValidMRR = orNaN(v.ValidR1), orNaN(v.ValidR5), orNaN(v.ValidMRR)
 	return nil
 }
