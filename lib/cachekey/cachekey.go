@@ -60,7 +60,7 @@ func Key(step string, settings any, pkgs []string, inputs ...string) (string, er
 
 var (
 	srcMu    sync.Mutex
-	srcCache = map[string]string{} // package dir → hash of its own files
+	srcCache = map[string]string{} // package dir (or "tree:" + a replacing folder) → hash of its files
 )
 
 // Sources returns the hash of the files of the named lib packages and of every lib package
@@ -189,8 +189,14 @@ func localReplacements(root string) ([]replacement, error) {
 	return out, nil
 }
 
-// treeHash is the sha256 of every file under dir (relative names and contents, in walk order).
+// treeHash is the sha256 of every file under dir (relative names and contents, in walk
+// order), read once per process like a package.
 func treeHash(dir string) (string, error) {
+	srcMu.Lock()
+	defer srcMu.Unlock()
+	if h, ok := srcCache["tree:"+dir]; ok {
+		return h, nil
+	}
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -208,7 +214,9 @@ func treeHash(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cache key: replaced module %s: %w", dir, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := hex.EncodeToString(h.Sum(nil))
+	srcCache["tree:"+dir] = sum
+	return sum, nil
 }
 
 // owner is the first two elements of a module path (github.com/gomlx), or the whole path.
