@@ -10,6 +10,7 @@
 package retrieval
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -214,11 +215,15 @@ const (
 	imageScope = "image"
 	textScope  = "text"
 	tempScope  = "temperature"
+	// bankScope holds the caption bank (Bank), variable bankVar [texts, Dim]; not trained.
+	bankScope = "bank"
+	bankVar   = "texts"
 )
 
 // Train fits a two-tower model on (text, photo) pairs: text i describes photo
-// imageOfText[i] (an index into imgFeats). Photos may have several texts; two texts of the
-// same photo in one batch are never each other's negatives. Features should be the
+// imageOfText[i] (an index into imgFeats). Photos may have several texts, and a text
+// (rows of identical features) several photos; a pair's photo is never the negative of a
+// text in the batch that describes it too. Features should be the
 // encoders' L2-normalised vectors (features.Normalize); they must be finite and of one
 // width per side. A progress bar counts epochs.
 func Train(imgFeats, textFeats [][]float32, imageOfText []int, s Settings) (*Model, error) {
@@ -253,6 +258,7 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 	for i := range trainTexts {
 		trainTexts[i] = i
 	}
+	pos := newPositives(textFeats, imageOfText)
 	var validTexts []int
 	if s.ValidFraction > 0 {
 		groups := make([]string, len(imageOfText))
@@ -262,6 +268,15 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 		if trainTexts, validTexts, err = dataset.GroupShuffleSplit(groups, s.ValidFraction, s.Seed); err != nil {
 			return nil, fmt.Errorf("two-tower: validation split: %w", err)
 		}
+		// A text that also describes a photo of the other side belongs to neither: held-out
+		// captions stay unseen, as the test queries are.
+		held := map[int]bool{}
+		for _, t := range validTexts {
+			held[imageOfText[t]] = true
+		}
+		isHeld := func(p int) bool { return held[p] }
+		trainTexts = slices.DeleteFunc(trainTexts, func(t int) bool { return !pos.only(t, not(isHeld)) })
+		validTexts = slices.DeleteFunc(validTexts, func(t int) bool { return !pos.only(t, isHeld) })
 	}
 	trainPhotos := distinctPhotos(imageOfText, trainTexts)
 	if len(trainPhotos) < 2 {
@@ -330,7 +345,7 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 			}
 			return train.Batch{
 				Inputs: []*tensors.Tensor{train.RowsTensor(imgFeats, photos, imgDim), train.RowsTensor(textFeats, pairs, textDim)},
-				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(SamePhotoMask(photos), n, n)},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(pos.Mask(pairs, photos), n, n)},
 			}
 		},
 		Validate: func(te train.Epoch) (Epoch, float64, error) {
@@ -354,7 +369,61 @@ func TrainWithHook(imgFeats, textFeats [][]float32, imageOfText []int, s Setting
 	if err != nil {
 		return nil, err
 	}
+	if err := m.keepBank(textFeats, pos); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// keepBank projects every distinct text the model was given (its caption bank) with the
+// final weights and keeps the vectors in the model, saved with it: the search's hubness
+// correction (HubnessOffsets) compares photos with them.
+func (m *Model) keepBank(textFeats [][]float32, pos positives) error {
+	var rows [][]float32
+	seen := make([]bool, len(pos.photos))
+	for i, id := range pos.text {
+		if !seen[id] {
+			seen[id] = true
+			rows = append(rows, textFeats[i])
+		}
+	}
+	bank, err := m.ProjectText(rows)
+	if err != nil {
+		return fmt.Errorf("two-tower: caption bank: %w", err)
+	}
+	d := m.Settings.Dim
+	t := train.RowsTensor(bank, nil, d)
+	m.store.RootScope().In(bankScope).VariableWithValue(bankVar, t).SetTrainable(false)
+	return nil
+}
+
+// Bank returns the shared-space vectors of the distinct texts the model was trained on
+// (one per caption, in training order: models trained on the same pairs have the same
+// rows).
+func (m *Model) Bank() ([][]float32, error) {
+	if m == nil || m.store == nil {
+		return nil, fmt.Errorf("two-tower: Bank before Train or Load")
+	}
+	v := m.store.RootScope().In(bankScope).GetVariable(bankVar)
+	if v == nil {
+		return nil, fmt.Errorf("two-tower %s: no caption bank (saved by an older version): train it again", m.Name)
+	}
+	t, err := v.Value()
+	if err != nil {
+		return nil, err
+	}
+	if dims := t.Shape().Dimensions; len(dims) != 2 || dims[1] != m.Settings.Dim {
+		return nil, fmt.Errorf("two-tower %s: caption bank of shape %v, want [n, %d]", m.Name, dims, m.Settings.Dim)
+	}
+	d := m.Settings.Dim
+	var out [][]float32
+	err = tensors.ConstFlatData(t, func(flat []float32) {
+		out = make([][]float32, len(flat)/d)
+		for i := range out {
+			out[i] = slices.Clone(flat[i*d : (i+1)*d])
+		}
+	})
+	return out, err
 }
 
 // epochOrder lists every training text once, in batches-to-be order: round r holds the
@@ -474,15 +543,49 @@ func similarOrder(rng *rand.Rand, photos []int, neighbours map[int][]int, group 
 	return out
 }
 
-// SamePhotoMask returns the row-major [n, n] mask of a batch whose pair b shows photo
-// photos[b]: 1 where two different pairs show the same photo (they must not be each
-// other's negatives), 0 elsewhere and on the diagonal.
-func SamePhotoMask(photos []int) []float32 {
-	n := len(photos)
+// positives records which photos each text describes: the pairs Train is given. Texts are
+// told apart by their features, so a caption paired with several photos, or two photos
+// with the same caption, is one text with several photos.
+type positives struct {
+	text   []int   // text id of each pair (row of the text features)
+	photos [][]int // photos of each text id
+}
+
+// newPositives builds the positives of pairs whose text i has features textFeats[i] and
+// describes photo imageOfText[i].
+func newPositives(textFeats [][]float32, imageOfText []int) positives {
+	p := positives{text: make([]int, len(textFeats))}
+	ids := map[string]int{}
+	var buf []byte
+	for i, row := range textFeats {
+		buf = buf[:0]
+		for _, v := range row {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		id, ok := ids[string(buf)]
+		if !ok {
+			id = len(p.photos)
+			ids[string(buf)] = id
+			p.photos = append(p.photos, nil)
+		}
+		p.text[i] = id
+		if !slices.Contains(p.photos[id], imageOfText[i]) {
+			p.photos[id] = append(p.photos[id], imageOfText[i])
+		}
+	}
+	return p
+}
+
+// Mask returns the row-major [n, n] mask of a batch of pairs (indices into Train's texts)
+// showing photos: 1 where the text of pair i describes the photo of another pair j, which
+// must then not be its negative (in particular two pairs of one photo), 0 elsewhere and on
+// the diagonal.
+func (p positives) Mask(pairs, photos []int) []float32 {
+	n := len(pairs)
 	mask := make([]float32, n*n)
-	for i, p := range photos {
+	for i, t := range pairs {
 		for j, q := range photos {
-			if i != j && p == q {
+			if i != j && slices.Contains(p.photos[p.text[t]], q) {
 				mask[i*n+j] = 1
 			}
 		}
@@ -490,14 +593,24 @@ func SamePhotoMask(photos []int) []float32 {
 	return mask
 }
 
+// only reports whether every photo that the text of pair t describes satisfies keep.
+func (p positives) only(t int, keep func(photo int) bool) bool {
+	for _, q := range p.photos[p.text[t]] {
+		if !keep(q) {
+			return false
+		}
+	}
+	return true
+}
+
 // maskedOut is subtracted from the logits of masked pairs: exp(−1e4) is 0 in float32.
 const maskedOut = 1e4
 
 // contrastiveLoss is the symmetric InfoNCE loss of a batch: predictions[0] are the logits
-// [n, n] (row: text, column: the photo of each pair), labels[0] the SamePhotoMask. Each
+// [n, n] (row: text, column: the photo of each pair), labels[0] the positives' Mask. Each
 // text's own pair is the target among the batch's photos (text → image) and each photo's
-// own pair among the batch's texts (image → text); same-photo pairs are left out of both
-// denominators. The result is the mean of the two cross-entropies.
+// own pair among the batch's texts (image → text); masked pairs (a text and another photo
+// it describes) are left out of both denominators. The result is the mean of the two cross-entropies.
 func contrastiveLoss(labels, predictions []*graph.Node) *graph.Node {
 	logits, same := predictions[0], labels[0]
 	g := logits.Graph()
@@ -558,6 +671,9 @@ func (m *Model) tower(scope *model.Scope, x *graph.Node, hidden int, inputDropou
 	}
 	return graph.L2Normalize(out, -1)
 }
+
+// not negates a predicate.
+func not[T any](f func(T) bool) func(T) bool { return func(x T) bool { return !f(x) } }
 
 // distinctPhotos returns the photos of texts, in first-seen order.
 func distinctPhotos(imageOfText, texts []int) []int {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,9 +171,21 @@ func TestKeepsBestEpoch(t *testing.T) {
 
 }
 
-// TestSamePhotoMask checks the mask marks exactly the off-diagonal pairs of one photo.
-func TestSamePhotoMask(t *testing.T) {
-	got := SamePhotoMask([]int{4, 7, 4, 4, 9})
+// samePhotoMask is the mask of a batch whose pair b has a text of its own (no two alike)
+// and shows photo photos[b].
+func samePhotoMask(photos []int) []float32 {
+	texts := make([][]float32, len(photos))
+	rows := make([]int, len(photos))
+	for i := range texts {
+		texts[i], rows[i] = []float32{float32(i), 1}, i
+	}
+	return newPositives(texts, photos).Mask(rows, photos)
+}
+
+// TestPositivesMask checks the mask marks exactly the off-diagonal pairs of one photo, and
+// a photo described by another pair's text when texts repeat (the same features).
+func TestPositivesMask(t *testing.T) {
+	got := samePhotoMask([]int{4, 7, 4, 4, 9})
 	want := []float32{
 		0, 0, 1, 1, 0,
 		0, 0, 0, 0, 0,
@@ -182,6 +195,26 @@ func TestSamePhotoMask(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("mask %v, want %v", got, want)
+	}
+	// Texts 0 and 2 are one caption describing photos 5 and 6; text 1 describes 6 only.
+	texts := [][]float32{{1, 0}, {0, 1}, {1, 0}, {0.5, 0.5}}
+	of := []int{5, 6, 6, 7}
+	pos := newPositives(texts, of)
+	got = pos.Mask([]int{0, 1, 3}, []int{5, 6, 7})
+	want = []float32{
+		0, 1, 0, // caption 0 describes photo 6 too
+		0, 0, 0,
+		0, 0, 0,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("repeated caption: mask %v, want %v", got, want)
+	}
+	if got = pos.Mask([]int{1, 2}, []int{6, 6}); !slices.Equal(got, []float32{0, 1, 1, 0}) {
+		t.Errorf("two texts of photo 6: mask %v", got)
+	}
+	is6 := func(p int) bool { return p == 6 }
+	if pos.only(0, is6) || !pos.only(1, is6) || pos.only(2, is6) {
+		t.Errorf("only photo 6: text 0 %v, 1 %v, 2 %v; want false, true, false", pos.only(0, is6), pos.only(1, is6), pos.only(2, is6))
 	}
 }
 
@@ -199,7 +232,7 @@ func lossOf(t *testing.T, logits [][]float32, photos []int) float64 {
 	}
 	out, err := graph.ExecOnce(backend, func(l, m *graph.Node) *graph.Node {
 		return contrastiveLoss([]*graph.Node{m}, []*graph.Node{l})
-	}, tensors.FromFlatDataAndDimensions(flat, n, n), tensors.FromFlatDataAndDimensions(SamePhotoMask(photos), n, n))
+	}, tensors.FromFlatDataAndDimensions(flat, n, n), tensors.FromFlatDataAndDimensions(samePhotoMask(photos), n, n))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,6 +342,18 @@ func testSaveLoad(t *testing.T, validFraction float64) {
 	if l.Name != "synthetic" || l.ImageEncoder != "img-enc" || l.TextEncoder != "text-enc" || l.Settings != s ||
 		l.BestEpoch != m.BestEpoch || len(l.History) != len(m.History) {
 		t.Errorf("loaded %q %q %q %+v best %d, want the saved model's", l.Name, l.ImageEncoder, l.TextEncoder, l.Settings, l.BestEpoch)
+	}
+	// The caption bank: every distinct text (all of them here) as trained, read back.
+	bank, err := m.Bank()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadedBank, err := l.Bank()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bank) != len(text) || !reflect.DeepEqual(bank, loadedBank) {
+		t.Errorf("caption bank: %d rows trained, %d loaded (equal: %v), want %d", len(bank), len(loadedBank), reflect.DeepEqual(bank, loadedBank), len(text))
 	}
 	for i, e := range m.History {
 		g := l.History[i]

@@ -42,6 +42,10 @@ type Config struct {
 	// LabelWeight weighs the zero-shot label score against the two-tower's in the
 	// two-tower+labels variant (z-scores; 0 or unset stands for 1).
 	LabelWeight float64 `json:"label_weight,omitempty"`
+	// HubnessScale, when above 0, is the β of the two-tower's hubness correction: each
+	// photo's cosine less its HubnessOffsets against the models' caption banks. 0: plain
+	// cosines.
+	HubnessScale float64 `json:"hubness_scale,omitempty"`
 }
 
 // ConfigPath is where the study leaves the search's configuration.
@@ -102,6 +106,9 @@ func (c Config) Check() error {
 	}
 	if !(c.LabelWeight >= 0) || math.IsInf(c.LabelWeight, 0) {
 		return fmt.Errorf("label_weight %v, want a finite weight ≥ 0", c.LabelWeight)
+	}
+	if !(c.HubnessScale >= 0) || math.IsInf(c.HubnessScale, 0) {
+		return fmt.Errorf("hubness_scale %v, want a finite β ≥ 0 (0: off)", c.HubnessScale)
 	}
 	return nil
 }

@@ -19,7 +19,7 @@ func TestConfigFile(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, c) {
 		t.Fatalf("read back %+v, %v; wrote %+v", got, err, c)
 	}
-	c.TwoTowerDirs = []string{"/m/tt", "/m/tt-seed2"}
+	c.TwoTowerDirs, c.HubnessScale = []string{"/m/tt", "/m/tt-seed2"}, 30
 	if err := WriteConfigFile(path, c); err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +34,8 @@ func TestConfigFile(t *testing.T) {
 			`two_tower_dirs must start with two_tower_dir "a"`},
 		{`{"default": "mlp", "two_tower_dir": "a", "two_tower_dirs": ["a", "b", "a"], "mlp_dir": "b", "mlp_encoders": ["x", "y"], "rerank_depth": 10}`,
 			`repeated folder "a"`},
+		{`{"default": "mlp", "two_tower_dir": "a", "mlp_dir": "b", "mlp_encoders": ["x", "y"], "rerank_depth": 10, "hubness_scale": -1}`,
+			"hubness_scale -1, want a finite β ≥ 0 (0: off)"},
 		{`{"default": `, "unexpected end of JSON input"},
 	} {
 		os.WriteFile(path, []byte(tc.json), 0o644)

@@ -169,3 +169,100 @@ func TestTwoTowerEnsemble(t *testing.T) {
 		t.Errorf("mismatched encoders: %v, want an error naming both folders", err)
 	}
 }
+
+// TestTwoTowerHubness: each model keeps its training captions' projections (its bank,
+// saved with it), and the hubness-corrected score of an ensemble is, photo by photo, the
+// mean cosine less (1/β)·log Σ exp(β · mean cosine with each bank caption), computed here
+// by hand from the single models; Score and ScorePart agree.
+func TestTwoTowerHubness(t *testing.T) {
+	dirs, ix := tinyTwoTowers(t, 2, "hash-text")
+	texts := textOpener{"hash-text": hashText{dim: 10}}
+	const beta = 20
+	var banks, imgs [][][]float32
+	for _, dir := range dirs {
+		m, err := retrieval.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bank, err := m.Bank()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The bank is the model's projection of its 48 training captions, in order.
+		var caps [][]float32
+		for p := range 24 {
+			for c := range 2 {
+				e, _ := hashText{dim: 10}.Embed([]string{string(rune('a'+p)) + " caption " + string(rune('0'+c))})
+				e[0], _ = features.Normalize(e[0])
+				caps = append(caps, e[0])
+			}
+		}
+		want, err := m.ProjectText(caps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bank) != len(want) {
+			t.Fatalf("%s: bank of %d captions, want %d", dir, len(bank), len(want))
+		}
+		for i := range bank {
+			for j := range bank[i] {
+				if math.Abs(float64(bank[i][j]-want[i][j])) > 1e-6 {
+					t.Fatalf("%s: bank row %d differs from the caption's projection", dir, i)
+				}
+			}
+		}
+		banks = append(banks, bank)
+		img, err := m.ProjectImages(ix.Vecs["rand-image"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range img {
+			img[i], _ = features.Normalize(img[i])
+		}
+		imgs = append(imgs, img)
+	}
+	plain, err := twoTowerScorer(Config{TwoTowerDir: dirs[0], TwoTowerDirs: dirs}, ix, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := twoTowerScorer(Config{TwoTowerDir: dirs[0], TwoTowerDirs: dirs, HubnessScale: beta}, ix, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sc.Name(), "hubness-corrected (β 20)") {
+		t.Errorf("scorer labelled %q", sc.Name())
+	}
+	const q = "c caption 1"
+	got, err := sc.Score(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := plain.Score(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := sc.(PartScorer).ScorePart([]string{q}, []int{3, 0, 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range got {
+		// (1/β)·log Σ_q exp(β·mean cosine), in float64.
+		var z float64
+		for c := range banks[0] {
+			var cos float64
+			for k := range banks {
+				cos += float64(dot32(banks[k][c], imgs[k][p])) / float64(len(banks))
+			}
+			z += math.Exp(beta * cos)
+		}
+		off := math.Log(z) / beta
+		if want := float64(base[p]) - off; math.Abs(float64(got[p])-want) > 1e-5 {
+			t.Errorf("photo %d: corrected score %v, want cosine %v − offset %v = %v", p, got[p], base[p], off, want)
+		}
+	}
+	for i, p := range []int{3, 0, 7} {
+		if math.Abs(float64(part[0][i]-got[p])) > 1e-5 {
+			t.Errorf("ScorePart photo %d: %v, Score %v", p, part[0][i], got[p])
+		}
+	}
+}

@@ -136,7 +136,7 @@ func embedQueries(enc textenc.Encoder, queries []string) ([][]float32, error) {
 	return out, nil
 }
 
-// ScorePart returns the cosines of each query with the given photos.
+// ScorePart returns the scores of each query with the given photos (as Score).
 func (c *CosineScorer) ScorePart(queries []string, photos []int) ([][]float32, error) {
 	texts, err := embedQueries(c.Text, queries)
 	if err != nil {
@@ -156,6 +156,9 @@ func (c *CosineScorer) ScorePart(queries []string, photos []int) ([][]float32, e
 		}
 		for i, p := range photos {
 			out[qi][i] = dot32(c.Images[p], t)
+			if c.Offsets != nil {
+				out[qi][i] -= c.Offsets[p]
+			}
 		}
 	}
 	return out, nil

@@ -156,36 +156,74 @@ func twoTowerScorer(cfg Config, ix *Index, texts textOpener) (Scorer, error) {
 		projs[k] = proj
 	}
 	if len(models) == 1 {
-		return &CosineScorer{Label: fmt.Sprintf("two-tower (%s + %s)", m0.ImageEncoder, m0.TextEncoder),
-			Text: text, Images: projs[0], Project: batchedProjection(m0.ProjectText)}, nil
+		c := &CosineScorer{Label: fmt.Sprintf("two-tower (%s + %s)", m0.ImageEncoder, m0.TextEncoder),
+			Text: text, Images: projs[0], Project: batchedProjection(m0.ProjectText)}
+		return c, correctHubness(c, cfg, models, dirs)
 	}
-	scale := float32(1 / math.Sqrt(float64(len(models))))
-	images := make([][]float32, len(vecs))
-	for i := range images {
-		for _, proj := range projs {
-			images[i] = appendScaled(images[i], proj[i], scale)
-		}
-	}
+	images := joinScaled(projs)
 	// Every model's text tower on the same batch of queries, each projection normalised.
 	projectAll := func(t [][]float32) ([][]float32, error) {
-		out := make([][]float32, len(t))
+		parts := make([][][]float32, len(models))
 		for k, m := range models {
 			p, err := m.ProjectText(t)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", dirs[k], err)
 			}
 			for i := range p {
-				v, err := features.Normalize(p[i])
-				if err != nil {
+				if p[i], err = features.Normalize(p[i]); err != nil {
 					return nil, fmt.Errorf("%s: %w", dirs[k], err)
 				}
-				out[i] = appendScaled(out[i], v, scale)
 			}
+			parts[k] = p
 		}
-		return out, nil
+		return joinScaled(parts), nil
 	}
-	return &CosineScorer{Label: fmt.Sprintf("two-tower ×%d (%s + %s)", len(models), m0.ImageEncoder, m0.TextEncoder),
-		Text: text, Images: images, Project: batchedProjection(projectAll)}, nil
+	c := &CosineScorer{Label: fmt.Sprintf("two-tower ×%d (%s + %s)", len(models), m0.ImageEncoder, m0.TextEncoder),
+		Text: text, Images: images, Project: batchedProjection(projectAll)}
+	return c, correctHubness(c, cfg, models, dirs)
+}
+
+// joinScaled joins each row's vectors of every part (one per model), each scaled by 1/√n:
+// the dot product of two joined rows is the mean of the parts' dot products.
+func joinScaled(parts [][][]float32) [][]float32 {
+	scale := float32(1 / math.Sqrt(float64(len(parts))))
+	out := make([][]float32, len(parts[0]))
+	for i := range out {
+		for _, p := range parts {
+			out[i] = appendScaled(out[i], p[i], scale)
+		}
+	}
+	return out
+}
+
+// correctHubness sets c's offsets from the models' caption banks when cfg asks for the
+// hubness correction (the banks joined as the photos are, so that a photo's cosine with a
+// caption is the models' mean).
+func correctHubness(c *CosineScorer, cfg Config, models []*retrieval.Model, dirs []string) error {
+	if cfg.HubnessScale == 0 {
+		return nil
+	}
+	banks := make([][][]float32, len(models))
+	for k, m := range models {
+		b, err := m.Bank()
+		if err != nil {
+			return fmt.Errorf("%s: %w", dirs[k], err)
+		}
+		if len(b) != len(banks[0]) && k > 0 {
+			return fmt.Errorf("two-tower ensemble: %s has %d captions in its bank, %s %d: every model must be trained on the same captions", dirs[k], len(b), dirs[0], len(banks[0]))
+		}
+		banks[k] = b
+	}
+	bank := banks[0]
+	if len(models) > 1 {
+		bank = joinScaled(banks)
+	}
+	var err error
+	if c.Offsets, err = HubnessOffsets(c.Images, bank, cfg.HubnessScale); err != nil {
+		return err
+	}
+	c.Label += fmt.Sprintf(", hubness-corrected (β %g)", cfg.HubnessScale)
+	return nil
 }
 
 // appendScaled appends scale·v to dst: one model's unit vector in an ensemble's joined one.

@@ -50,6 +50,9 @@ type CosineScorer struct {
 	Text    textenc.Encoder
 	Images  [][]float32 // normalised photo vectors in the shared space, in index order
 	Project func(text []float32) ([]float32, error)
+	// Offsets, when set, are subtracted from the cosines, one per photo in index order
+	// (HubnessOffsets).
+	Offsets []float32
 
 	keyOnce sync.Once
 	key     string // the memo's name of this scorer's projections
@@ -104,6 +107,59 @@ func (c *CosineScorer) Score(query string) ([]float32, error) {
 	// Every photo's dot product with the query in one product (gonum's SIMD kernels):
 	// 1,100 photos × 1,280 dims (the two-tower ×5) cost about 0.1 ms.
 	blas32.Gemv(blas.NoTrans, 1, m, blas32.Vector{N: len(t), Inc: 1, Data: t}, 0, blas32.Vector{N: len(out), Inc: 1, Data: out})
+	for i, o := range c.Offsets {
+		out[i] -= o
+	}
+	return out, nil
+}
+
+// HubnessOffsets returns, for each photo, how strongly it attracts descriptions in general:
+// (1/β)·log Σ_q exp(β·cos(q, photo)) over a bank of texts q in the same space (the
+// captions a two-tower model was trained on). A cosine minus its photo's offset is the log
+// of the inverted softmax (Smith et al. 2017; querybank normalisation, Bogolin et al.
+// 2022), divided by β: a "hub", a photo close to many descriptions, no longer comes first
+// for queries that only vaguely fit it. Vectors are rows of one width; β > 0.
+func HubnessOffsets(images, bank [][]float32, beta float64) ([]float32, error) {
+	if !(beta > 0) || math.IsInf(beta, 0) {
+		return nil, fmt.Errorf("hubness scale %v, want a finite β > 0", beta)
+	}
+	if len(bank) == 0 {
+		return nil, fmt.Errorf("hubness correction with an empty caption bank")
+	}
+	d := len(bank[0])
+	b := blas32.General{Rows: len(bank), Cols: d, Stride: d, Data: make([]float32, 0, len(bank)*d)}
+	for i, v := range bank {
+		if len(v) != d {
+			return nil, fmt.Errorf("caption bank: row %d has %d dims, row 0 %d", i, len(v), d)
+		}
+		b.Data = append(b.Data, v...)
+	}
+	out := make([]float32, len(images))
+	const block = 512 // photos per product: a [bank, block] matrix of cosines at a time
+	sims := blas32.General{Rows: len(bank), Stride: block, Data: make([]float32, len(bank)*block)}
+	for start := 0; start < len(images); start += block {
+		n := min(block, len(images)-start)
+		im := blas32.General{Rows: n, Cols: d, Stride: d, Data: make([]float32, 0, n*d)}
+		for i, v := range images[start : start+n] {
+			if len(v) != d {
+				return nil, fmt.Errorf("photo %d has %d dims, the caption bank %d", start+i, len(v), d)
+			}
+			im.Data = append(im.Data, v...)
+		}
+		sims.Cols = n
+		blas32.Gemm(blas.NoTrans, blas.Trans, 1, b, im, 0, sims)
+		for j := range n {
+			m := math.Inf(-1)
+			for q := range len(bank) {
+				m = math.Max(m, beta*float64(sims.Data[q*block+j]))
+			}
+			var z float64
+			for q := range len(bank) {
+				z += math.Exp(beta*float64(sims.Data[q*block+j]) - m)
+			}
+			out[start+j] = float32((m + math.Log(z)) / beta)
+		}
+	}
 	return out, nil
 }
 

@@ -69,7 +69,8 @@ func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 		"settings":   in.Run,
 		"protocol": "choices on validation (valid_photos held-out training photos, their Flickr8k captions), among them " +
 			"whether the two-tower score is the mean cosine of every seed's model (ensemble_validation: one model, mean ± sd " +
-			"over the validation seeds, against their ensemble, ± jackknife; ensemble: the choice); " +
+			"over the validation seeds, against their ensemble, ± jackknife; ensemble: the choice) and the β of the " +
+			"two-tower's hubness correction (hubness_trials; hubness_scale: the choice, 0 = plain cosines); " +
 			"the test set (500 queries, 100 photos, one relevant photo per query) used once, by the final evaluation " +
 			"through search.Searcher, for every seed of the final two-tower alone (test.allowed, test.all: mean ± sd) and, " +
 			"when the ensemble is chosen, for the ensemble of every seed (test.ensemble: ± jackknife, leave one seed out); " +
@@ -81,6 +82,8 @@ func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 		"two_tower_settings":    r.Settings,
 		"ensemble_validation":   r.EnsembleValid,
 		"ensemble":              r.Ensemble,
+		"hubness_trials":        r.HubnessTrials,
+		"hubness_scale":         r.HubnessScale,
 		"validation_variants":   r.Validation,
 		"default":               r.Default,
 		"label_weight":          r.LabelWeight,

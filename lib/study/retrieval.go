@@ -84,6 +84,18 @@ type EnsembleTrial struct {
 // two-tower+labels variant.
 var LabelWeights = []float64{0.25, 0.5, 1, 2}
 
+// HubnessScales are the β of the two-tower's hubness correction tried on validation
+// (search.HubnessOffsets; 0: plain cosines).
+var HubnessScales = []float64{0, 10, 20, 30, 50}
+
+// HubnessTrial is the two-tower variant on the validation queries with one β of the
+// hubness correction.
+type HubnessTrial struct {
+	Scale   float64   `json:"scale"`
+	Allowed RankStats `json:"allowed"`
+	All     RankStats `json:"all"`
+}
+
 // RetrievalReport is what notebook 04 shows and the search uses.
 type RetrievalReport struct {
 	// Validation: ValidPhotos of the seed split's validation photos and their Flickr8k
@@ -103,6 +115,10 @@ type RetrievalReport struct {
 	ValidSeeds    []string        `json:"valid_two_tower_seeds"`
 	EnsembleValid *EnsembleTrial  `json:"ensemble_validation,omitempty"`
 	Ensemble      bool            `json:"ensemble"`
+	// HubnessTrials try each of HubnessScales on the two-tower variant (with the ensemble
+	// when chosen); HubnessScale is the best, used by every variant after it.
+	HubnessTrials []HubnessTrial  `json:"hubness_trials"`
+	HubnessScale  float64         `json:"hubness_scale"`
 	Validation    []VariantResult `json:"validation_variants"`
 	Default       string          `json:"default"`
 	LabelWeight   float64         `json:"label_weight"`      // chosen on validation (two-tower+labels)
@@ -350,7 +366,27 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		}
 	}
 
-	// 3. The default variant (and the label score's weight), on the same validation queries.
+	// 3. The hubness correction's β, on the two-tower variant.
+	bestMRR = -1
+	for _, b := range HubnessScales {
+		r.HubnessScale = b
+		vr, err := evaluateVariant(searchConfig(search.VariantTwoTower, twoTowers, r), search.VariantTwoTower, validPaths, validQ)
+		if err != nil {
+			return nil, err
+		}
+		r.HubnessTrials = append(r.HubnessTrials, HubnessTrial{Scale: b, Allowed: vr.Allowed, All: vr.All})
+		if vr.Allowed.MRR > bestMRR {
+			bestMRR = vr.Allowed.MRR
+		}
+	}
+	for _, t := range r.HubnessTrials {
+		if t.Allowed.MRR == bestMRR {
+			r.HubnessScale = t.Scale
+			break
+		}
+	}
+
+	// 4. The default variant (and the label score's weight), on the same validation queries.
 	bestMRR = -1
 	for _, v := range search.Variants {
 		weights := []float64{0}
@@ -389,7 +425,7 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		}
 	}
 
-	// 4. The final two-tower on every training photo, one model per seed.
+	// 5. The final two-tower on every training photo, one model per seed.
 	finals := make([]*retrieval.Model, seeds)
 	bar = progress.New("two-tower, final seeds", seeds)
 	err = parallel(seeds, func(i int) error {
@@ -415,12 +451,12 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	}
 	r.TwoTowerDir = r.TwoTowerSeeds[0]
 
-	// 5. The test queries, once, through the search, for every seed (and their ensemble).
+	// 6. The test queries, once, through the search, for every seed (and their ensemble).
 	if err := finalTest(r, c); err != nil {
 		return nil, err
 	}
 
-	// 6. Out-of-fold pair scores on the expert pairs: two-tower cosine, and its blend with
+	// 7. Out-of-fold pair scores on the expert pairs: two-tower cosine, and its blend with
 	// the best MLP's out-of-fold predictions.
 	bar = progress.New("two-tower out of fold", 1) // the folds' own bars stay silent
 	r.OOFTwoTower, err = retrieval.OutOfFold(in.Samples, pairs, best.img, best.txt, s)
@@ -471,7 +507,7 @@ func retrievalTexts(in *Inputs, pairs *retrieval.Pairs) []string {
 // ensemble) and r's MLP.
 func searchConfig(variant string, twoTowers []string, r *RetrievalReport) search.Config {
 	c := search.Config{Default: variant, TwoTowerDir: twoTowers[0], MLPDir: r.MLPDir, MLPEncoders: r.MLPEncoders,
-		RerankDepth: search.RerankDepth, LabelWeight: r.LabelWeight}
+		RerankDepth: search.RerankDepth, LabelWeight: r.LabelWeight, HubnessScale: r.HubnessScale}
 	if len(twoTowers) > 1 {
 		c.TwoTowerDirs = twoTowers
 	}

@@ -182,8 +182,9 @@ func spreadRow(s RankSpread) []string {
 }
 
 // ValidationTable is every search variant on the validation photos with the chosen
-// encoders, after the two-tower's first choice: one model (mean ± sd over the validation
-// seeds) or the mean cosine of every seed's model (± its jackknife spread).
+// encoders, after the two-tower's choices: one model (mean ± sd over the validation seeds)
+// or the mean cosine of every seed's model (± its jackknife spread), then the hubness
+// correction's β.
 func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 	var rows [][]string
 	if e := r.EnsembleValid; e != nil {
@@ -197,6 +198,16 @@ func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 		rows = append(rows, append(append([]string{one}, spreadRow(e.Single)...), "—"),
 			append(append([]string{ens}, spreadRow(e.Ensemble)...), "—"))
 	}
+	for _, h := range r.HubnessTrials {
+		name := "two-tower: plain cosine"
+		if h.Scale > 0 {
+			name = fmt.Sprintf("two-tower: hubness-corrected, β %g", h.Scale)
+		}
+		if h.Scale == r.HubnessScale {
+			name += " ✓"
+		}
+		rows = append(rows, append(append([]string{name}, statsRow(h.Allowed)...), "—"))
+	}
 	for _, v := range r.Validation {
 		tau := "—"
 		if v.ExpertTauC != nil {
@@ -208,6 +219,9 @@ func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 		}
 		if r.Ensemble && v.Variant != search.VariantMLP {
 			notes = append(notes, fmt.Sprintf("two-tower ×%d", len(r.ValidSeeds)))
+		}
+		if r.HubnessScale > 0 && v.Variant != search.VariantMLP {
+			notes = append(notes, fmt.Sprintf("hubness β %g", r.HubnessScale))
 		}
 		name := v.Variant
 		if len(notes) > 0 {
