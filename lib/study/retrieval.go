@@ -112,9 +112,9 @@ type RetrievalReport struct {
 	// seed), and Ensemble is the choice, made there once, before the variants: the search's
 	// two-tower score is the mean cosine of every seed's model (search.Config.TwoTowerDirs)
 	// when the ensemble's MRR beats one model's mean MRR.
-	ValidSeeds    []string        `json:"valid_two_tower_seeds"`
-	EnsembleValid *EnsembleTrial  `json:"ensemble_validation,omitempty"`
-	Ensemble      bool            `json:"ensemble"`
+	ValidSeeds    []string       `json:"valid_two_tower_seeds"`
+	EnsembleValid *EnsembleTrial `json:"ensemble_validation,omitempty"`
+	Ensemble      bool           `json:"ensemble"`
 	// HubnessTrials try each of HubnessScales on the two-tower variant (with the ensemble
 	// when chosen); HubnessScale is the best, used by every variant after it.
 	HubnessTrials []HubnessTrial  `json:"hubness_trials"`
