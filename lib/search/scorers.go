@@ -113,6 +113,29 @@ func (c *CosineScorer) Score(query string) ([]float32, error) {
 	return out, nil
 }
 
+// Offsets returns the hubness offsets a scorer subtracts (those of the two-tower inside
+// a blend or a rerank), or nil when it scores plain cosines or has no two-tower.
+func Offsets(s Scorer) []float32 {
+	switch s := s.(type) {
+	case *CosineScorer:
+		return s.Offsets
+	case *Blend:
+		return firstOffsets(s.A, s.B)
+	case *Rerank:
+		return firstOffsets(s.First, s.Second)
+	}
+	return nil
+}
+
+func firstOffsets(scorers ...Scorer) []float32 {
+	for _, s := range scorers {
+		if o := Offsets(s); o != nil {
+			return o
+		}
+	}
+	return nil
+}
+
 // HubnessOffsets returns, for each photo, how strongly it attracts descriptions in general:
 // (1/β)·log Σ_q exp(β·cos(q, photo)) over a bank of texts q in the same space (the
 // captions a two-tower model was trained on). A cosine minus its photo's offset is the log

@@ -2,6 +2,7 @@ package search
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,6 +57,27 @@ func TestHubnessOffsets(t *testing.T) {
 	} {
 		if _, err := HubnessOffsets(c.images, c.bank, c.beta); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("β %v, bank %v: error %v, want %q", c.beta, c.bank, err, c.want)
+		}
+	}
+}
+
+// TestOffsets finds the two-tower's offsets inside the variants that wrap it.
+func TestOffsets(t *testing.T) {
+	tt := &CosineScorer{Offsets: []float32{0.5, 0.1}}
+	plain := &CosineScorer{}
+	for name, c := range map[string]struct {
+		s    Scorer
+		want []float32
+	}{
+		"two-tower":       {tt, tt.Offsets},
+		"plain":           {plain, nil},
+		"blend":           {&Blend{A: tt, B: plain}, tt.Offsets},
+		"rerank":          {&Rerank{First: tt, Second: &RegressorScorer{}}, tt.Offsets},
+		"mlp":             {&RegressorScorer{}, nil},
+		"blend of plains": {&Blend{A: plain, B: plain}, nil},
+	} {
+		if got := Offsets(c.s); !slices.Equal(got, c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("%s: offsets %v, want %v", name, got, c.want)
 		}
 	}
 }

@@ -95,3 +95,27 @@ func TestEnsembleTables(t *testing.T) {
 		t.Errorf("conclusion:\n%s", c)
 	}
 }
+
+// TestHubGallery: the photos the correction lowers most come first, those it lowers least
+// in the second gallery, each with its offset and caption; plain cosines say so.
+func TestHubGallery(t *testing.T) {
+	paths := []string{"/p/a.jpg", "/p/b.jpg", "/p/c.jpg", "/p/d.jpg", "/p/e.jpg"}
+	tt := &search.CosineScorer{Offsets: []float32{0.2, 0.9, 0.1, 0.5, 0.3}}
+	s := &search.Searcher{Paths: paths, Scorer: &search.Blend{A: tt, B: &search.CosineScorer{}}}
+	caps := map[string]string{"b.jpg": "a hub caption", "c.jpg": "a lonely caption"}
+	got := HubGallery(s, caps, 2)
+	hubs, rest, ok := strings.Cut(got, "lowers least")
+	if !ok {
+		t.Fatalf("no second gallery in %s", got)
+	}
+	if !strings.Contains(got, "from 0.100 to 0.900") || strings.Index(hubs, "b.jpg") < 0 || strings.Index(hubs, "d.jpg") < strings.Index(hubs, "b.jpg") ||
+		!strings.Contains(hubs, "offset 0.900") || !strings.Contains(hubs, "a hub caption") || strings.Contains(hubs, "c.jpg") {
+		t.Errorf("hubs gallery: %s", hubs)
+	}
+	if !strings.Contains(rest, "c.jpg") || !strings.Contains(rest, "a.jpg") || strings.Contains(rest, "b.jpg") || !strings.Contains(rest, "a lonely caption") {
+		t.Errorf("least lowered gallery: %s", rest)
+	}
+	if got := HubGallery(&search.Searcher{Paths: paths, Scorer: &search.CosineScorer{}}, caps, 2); !strings.Contains(got, "plain cosines") {
+		t.Errorf("no correction: %s", got)
+	}
+}

@@ -1,9 +1,11 @@
 package study
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -175,4 +177,33 @@ func GuardGallery(photos []string, captions map[string]string, n int) (string, e
 	head := fmt.Sprintf(`<p style="font-family:sans-serif">At threshold %.2f (Porn or Hentai) the guard hides <b>%d</b> of %d photos ("Sexy" alone never hides a photo). Galleries are stricter than the search: they blur any photo with Porn, Hentai or Sexy above %.2f. The %d photos the head scores highest for "Porn":</p>`,
 		search.GuardThreshold, hidden, len(photos), gallery.FlagThreshold, len(items))
 	return head + gallery.HTML(items, 4), nil
+}
+
+// HubGallery shows the hubness correction at work on the search's photos: the n photos it
+// lowers most (those closest to the two-tower's training captions in general, which would
+// otherwise come first for vague queries) and the n it lowers least, with their offsets.
+func HubGallery(s *search.Searcher, captions map[string]string, n int) string {
+	off := search.Offsets(s.Scorer)
+	if off == nil {
+		return `<p style="font-family:sans-serif">The search scores plain cosines: validation chose no hubness correction (β 0).</p>`
+	}
+	order := make([]int, len(off))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(off[b], off[a]) })
+	n = min(n, len(order)/2)
+	items := func(idx []int) []gallery.Item {
+		var out []gallery.Item
+		for _, i := range idx {
+			out = append(out, gallery.Item{Path: s.Paths[i], Title: fmt.Sprintf("offset %.3f", off[i]),
+				Lines: []string{captions[filepath.Base(s.Paths[i])]}})
+		}
+		return out
+	}
+	lo, hi := slices.Min(off), slices.Max(off)
+	return fmt.Sprintf(`<p style="font-family:sans-serif">Offsets over the %d photos run from %.3f to %.3f. The %d photos the correction lowers most (hubs: close to many of the training captions):</p>`,
+		len(off), lo, hi, n) + gallery.HTML(items(order[:n]), n) +
+		fmt.Sprintf(`<p style="font-family:sans-serif">The %d it lowers least (close to few captions):</p>`, n) +
+		gallery.HTML(items(order[len(order)-n:]), n)
 }
