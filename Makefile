@@ -135,7 +135,7 @@ notebook: setup
 # training benchmarks run once each. BenchmarkSearch needs the models `make report` trains.
 bench: setup testgraphs nsfwjs-node
 	go test -tags $(GOTAGS) -run '^$$' -benchtime 3x \
-		-bench 'Inception|ResNet50|MiniLM|USE|CenterNet|Depthwise|ORT|Glove|Tokenizer|Kendall|Search|ServeLoad' ./lib/...
+		-bench 'Inception|ResNet50|MiniLM|USE|CenterNet|Depthwise|ORT|Glove|Tokenizer|Kendall|Search|Hubness|ServeLoad' ./lib/...
 	go test -tags $(GOTAGS) -run '^$$' -benchtime 1x \
 		-bench 'MLPFit|MLPEnsembleFit|RidgeFit|TwoTowerTrain|OutOfFold' ./lib/regress ./lib/retrieval
 
