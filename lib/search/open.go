@@ -218,8 +218,11 @@ func correctHubness(c *CosineScorer, cfg Config, models []*retrieval.Model, dirs
 	if len(models) > 1 {
 		bank = joinScaled(banks)
 	}
-	var err error
-	if c.Offsets, err = HubnessOffsets(c.Images, bank, cfg.HubnessScale); err != nil {
+	m, err := c.matrix() // the one copy of the photos, which Score uses too
+	if err != nil {
+		return err
+	}
+	if c.Offsets, err = hubnessOffsets(m, bank, cfg.HubnessScale); err != nil {
 		return err
 	}
 	c.Label += fmt.Sprintf(", hubness-corrected (β %g)", cfg.HubnessScale)

@@ -65,20 +65,24 @@ type CosineScorer struct {
 // matrix returns Images as one [photos, dims] matrix (built on first use).
 func (c *CosineScorer) matrix() (blas32.General, error) {
 	c.matOnce.Do(func() {
-		if len(c.Images) == 0 {
-			return
-		}
-		d := len(c.Images[0])
-		c.mat = blas32.General{Rows: len(c.Images), Cols: d, Stride: d, Data: make([]float32, 0, len(c.Images)*d)}
-		for i, v := range c.Images {
-			if len(v) != d {
-				c.matErr = fmt.Errorf("photo %d has %d dims, photo 0 %d", i, len(v), d)
-				return
-			}
-			c.mat.Data = append(c.mat.Data, v...)
+		if len(c.Images) > 0 {
+			c.mat, c.matErr = rowsMatrix(c.Images, len(c.Images[0]), "photo")
 		}
 	})
 	return c.mat, c.matErr
+}
+
+// rowsMatrix copies rows, each of d values, into one row-major matrix; a row of another
+// width is an error naming it ("<what> <i>").
+func rowsMatrix(rows [][]float32, d int, what string) (blas32.General, error) {
+	m := blas32.General{Rows: len(rows), Cols: d, Stride: d, Data: make([]float32, 0, len(rows)*d)}
+	for i, v := range rows {
+		if len(v) != d {
+			return m, fmt.Errorf("%s %d has %d dims, want %d", what, i, len(v), d)
+		}
+		m.Data = append(m.Data, v...)
+	}
+	return m, nil
 }
 
 // Name says which space scores.
@@ -143,32 +147,38 @@ func firstOffsets(scorers ...Scorer) []float32 {
 // 2022), divided by β: a "hub", a photo close to many descriptions, no longer comes first
 // for queries that only vaguely fit it. Vectors are rows of one width; β > 0.
 func HubnessOffsets(images, bank [][]float32, beta float64) ([]float32, error) {
+	if len(bank) == 0 {
+		return nil, fmt.Errorf("hubness correction with an empty caption bank")
+	}
+	m, err := rowsMatrix(images, len(bank[0]), "photo")
+	if err != nil {
+		return nil, err
+	}
+	return hubnessOffsets(m, bank, beta)
+}
+
+// hubnessOffsets is HubnessOffsets of the photos as one matrix (CosineScorer.matrix).
+func hubnessOffsets(images blas32.General, bank [][]float32, beta float64) ([]float32, error) {
 	if !(beta > 0) || math.IsInf(beta, 0) {
 		return nil, fmt.Errorf("hubness scale %v, want a finite β > 0", beta)
 	}
 	if len(bank) == 0 {
 		return nil, fmt.Errorf("hubness correction with an empty caption bank")
 	}
-	d := len(bank[0])
-	b := blas32.General{Rows: len(bank), Cols: d, Stride: d, Data: make([]float32, 0, len(bank)*d)}
-	for i, v := range bank {
-		if len(v) != d {
-			return nil, fmt.Errorf("caption bank: row %d has %d dims, row 0 %d", i, len(v), d)
-		}
-		b.Data = append(b.Data, v...)
+	b, err := rowsMatrix(bank, len(bank[0]), "caption bank: row")
+	if err != nil {
+		return nil, err
 	}
-	out := make([]float32, len(images))
+	if images.Rows > 0 && images.Cols != b.Cols {
+		return nil, fmt.Errorf("photos have %d dims, the caption bank %d", images.Cols, b.Cols)
+	}
+	d := b.Cols
+	out := make([]float32, images.Rows)
 	const block = 512 // photos per product: a [bank, block] matrix of cosines at a time
 	sims := blas32.General{Rows: len(bank), Stride: block, Data: make([]float32, len(bank)*block)}
-	for start := 0; start < len(images); start += block {
-		n := min(block, len(images)-start)
-		im := blas32.General{Rows: n, Cols: d, Stride: d, Data: make([]float32, 0, n*d)}
-		for i, v := range images[start : start+n] {
-			if len(v) != d {
-				return nil, fmt.Errorf("photo %d has %d dims, the caption bank %d", start+i, len(v), d)
-			}
-			im.Data = append(im.Data, v...)
-		}
+	for start := 0; start < images.Rows; start += block {
+		n := min(block, images.Rows-start)
+		im := blas32.General{Rows: n, Cols: d, Stride: images.Stride, Data: images.Data[start*images.Stride:]}
 		sims.Cols = n
 		blas32.Gemm(blas.NoTrans, blas.Trans, 1, b, im, 0, sims)
 		for j := range n {
