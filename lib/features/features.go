@@ -21,7 +21,7 @@ import (
 // are the original study's and need `make models-onnx`; where their files are missing
 // they are reported as unavailable and the offline encoders carry the study.
 var (
-	ImageEncoders = []string{"resnet50", "inception-mixed5", "inception-pool", "centernet-pool", "centernet-classes"}
+	ImageEncoders = []string{"resnet50", "inception-mixed5", "inception-pool", "centernet-pool", "centernet-classes", "centernet-counts"}
 	TextEncoders  = []string{"minilm", "glove-mean", "glove-sif", "use"}
 )
 

@@ -40,6 +40,7 @@ import (
 const (
 	CenterNetPoolName       = "centernet-pool"       // global average of the last backbone map, 480-d
 	CenterNetClassesName    = "centernet-classes"    // maximum of each class heatmap, 80-d
+	CenterNetCountsName     = "centernet-counts"     // log(1 + objects found of each class) and "none", 81-d (Counts)
 	centerNetDetectionsName = "centernet-detections" // the 100 decoded detections × 6 (cache name)
 )
 
@@ -641,19 +642,20 @@ func decodeDetections(kp, wh []float32, h, w, c, k int, stride float32) []Detect
 }
 
 func init() {
-	for _, name := range []string{CenterNetPoolName, CenterNetClassesName} {
+	for _, name := range []string{CenterNetPoolName, CenterNetClassesName, CenterNetCountsName} {
 		Encoders.Register(name, func() (Encoder, error) { return newCenterNetEncoder(name) })
 	}
 }
 
 // centerNetDims are the widths of the three outputs of one CenterNet pass.
 var centerNetDims = map[string]int{
-	CenterNetPoolName: centerNetPoolDim, CenterNetClassesName: centerNetClasses, centerNetDetectionsName: 6 * centerNetTopK,
+	CenterNetPoolName: centerNetPoolDim, CenterNetClassesName: centerNetClasses, CenterNetCountsName: centerNetCountsDim,
+	centerNetDetectionsName: 6 * centerNetTopK,
 }
 
-// centerNetEncoder is one output of CenterNet as an Encoder; all three outputs (pooled
-// feature, class presence, detections) come from the same pass and are cached together
-// (see JointEncoder).
+// centerNetEncoder is one output of CenterNet as an Encoder; all four outputs (pooled
+// feature, class presence, object counts, detections) come from the same pass and are
+// cached together (see JointEncoder).
 type centerNetEncoder struct {
 	cn   *CenterNet
 	name string
@@ -683,7 +685,8 @@ func (e *centerNetEncoder) Embed(imgs []image.Image) ([][]float32, error) {
 // Joint lists the three outputs of the shared pass.
 func (e *centerNetEncoder) Joint() []JointOutput {
 	return []JointOutput{
-		{CenterNetPoolName, centerNetPoolDim}, {CenterNetClassesName, centerNetClasses}, {centerNetDetectionsName, 6 * centerNetTopK},
+		{CenterNetPoolName, centerNetPoolDim}, {CenterNetClassesName, centerNetClasses}, {CenterNetCountsName, centerNetCountsDim},
+		{centerNetDetectionsName, 6 * centerNetTopK},
 	}
 }
 
@@ -695,12 +698,15 @@ func (e *centerNetEncoder) EmbedJoint(imgs []image.Image) (map[string][][]float3
 		return nil, err
 	}
 	dets := make([][]float32, len(out.Detections))
+	counts := make([][]float32, len(out.Detections))
 	for i, ds := range out.Detections {
 		for _, d := range ds {
 			dets[i] = append(dets[i], d.X1, d.Y1, d.X2, d.Y2, d.Score, float32(d.Class))
 		}
+		counts[i] = Counts(SelectObjects(ds))
 	}
-	return map[string][][]float32{CenterNetPoolName: out.Pool, CenterNetClassesName: out.Classes, centerNetDetectionsName: dets}, nil
+	return map[string][][]float32{CenterNetPoolName: out.Pool, CenterNetClassesName: out.Classes, CenterNetCountsName: counts,
+		centerNetDetectionsName: dets}, nil
 }
 
 // execFlat runs e on the inputs and returns its outputs as float32 slices with their

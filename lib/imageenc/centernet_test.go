@@ -2,6 +2,7 @@ package imageenc
 
 import (
 	"image/color"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -129,9 +130,28 @@ func TestSelectObjects(t *testing.T) {
 	}
 }
 
-// TestCenterNetEncodersAndObjects: one CenterNet pass fills the caches of its three
+// TestCenterNetEncodersAndObjects: one CenterNet pass fills the caches of its four
 // outputs; the registry's encoders and Objects read them back; a photo that cannot be
 // decoded is one error naming it.
+// TestCounts: log(1 + objects) per class, the last value 1 only when nothing was found.
+func TestCounts(t *testing.T) {
+	dog, person := 16, 0
+	got := Counts([]Detection{{Class: dog, Score: 0.9}, {Class: person, Score: 0.8}, {Class: dog, Score: 0.5}})
+	if len(got) != 81 || got[dog] != float32(math.Log(3)) || got[person] != float32(math.Log(2)) || got[80] != 0 {
+		t.Errorf("two dogs and a person: dog %v, person %v, none %v (%d values)", got[dog], got[person], got[80], len(got))
+	}
+	var sum float32
+	for _, v := range got {
+		sum += v
+	}
+	if want := float32(math.Log(3) + math.Log(2)); math.Abs(float64(sum-want)) > 1e-6 {
+		t.Errorf("other classes counted: sum %v, want %v", sum, want)
+	}
+	if none := Counts(nil); none[80] != 1 || slices.ContainsFunc(none[:80], func(v float32) bool { return v != 0 }) {
+		t.Errorf("nothing found: %v", none)
+	}
+}
+
 func TestCenterNetEncodersAndObjects(t *testing.T) {
 	paths, imgs := centerNetPhotos(t, 2)
 	dir := t.TempDir()
@@ -158,7 +178,7 @@ func TestCenterNetEncodersAndObjects(t *testing.T) {
 			t.Errorf("%s: cached pooled feature (%d values) differs from a direct run", paths[i], len(pool[i]))
 		}
 	}
-	for _, name := range []string{CenterNetClassesName, centerNetDetectionsName} {
+	for _, name := range []string{CenterNetClassesName, CenterNetCountsName, centerNetDetectionsName} {
 		e, err := newCenterNetEncoder(name)
 		if err != nil {
 			t.Fatal(err)
@@ -170,6 +190,19 @@ func TestCenterNetEncodersAndObjects(t *testing.T) {
 	objs, err := objectsWith(paths, opt)
 	if err != nil {
 		t.Fatal(err)
+	}
+	countsEnc, err := Encoders.Open(CenterNetCountsName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := EmbedFilesWith(countsEnc, paths, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range objs { // the cached counts are those of the objects the explanations name
+		if want := Counts(o.Found); !slices.Equal(counts[i], want) {
+			t.Errorf("%s: centernet-counts %v, want Counts of %s: %v", paths[i], counts[i], o, want)
+		}
 	}
 	for i, o := range objs {
 		if len(o.Presence) != 80 {

@@ -69,6 +69,31 @@ func objectsWith(paths []string, opt EmbedOptions) ([]PhotoObjects, error) {
 	return res, nil
 }
 
+// Counts is the centernet-counts embedding of selected detections (SelectObjects): for
+// each of the 80 classes, log(1 + the number of its objects), so that "two dogs" and "a
+// dog" differ where the class presence (centernet-classes) does not; then 1 when nothing
+// was found, 0 otherwise (so that no photo's vector is zero).
+func Counts(found []Detection) []float32 {
+	out := make([]float32, centerNetCountsDim)
+	n := make([]int, centerNetClasses)
+	for _, d := range found {
+		if d.Class >= 0 && d.Class < centerNetClasses {
+			n[d.Class]++
+		}
+	}
+	none := float32(1)
+	for c, k := range n {
+		if k > 0 {
+			out[c], none = float32(math.Log1p(float64(k))), 0
+		}
+	}
+	out[centerNetClasses] = none
+	return out
+}
+
+// centerNetCountsDim is the width of Counts: the 80 classes and "nothing found".
+const centerNetCountsDim = centerNetClasses + 1
+
 // SelectObjects applies human's selection to detections sorted best first: scores ≥
 // ObjectMinScore, then greedily each box that overlaps no kept box by IoU > 0.4, at most 10.
 func SelectObjects(dets []Detection) []Detection {

@@ -94,6 +94,16 @@ func TestEnsembleTables(t *testing.T) {
 	if c := EnsembleConclusion(r); !strings.Contains(c, "one model (the first seed's)") || !strings.Contains(c, "no clear difference") || strings.Contains(c, "Test") {
 		t.Errorf("conclusion:\n%s", c)
 	}
+
+	// The runoff comes first, the chosen encoders marked.
+	r.Encoders = [2]string{"img-b", "use"}
+	r.Runoff = []RunoffTrial{{Image: "img-a", Text: "use", Single: rs(3, 0.41, 0.01, 0.26, 0.01)},
+		{Image: "img-b", Text: "use", Single: rs(3, 0.43, 0.02, 0.28, 0.01)}}
+	_, rows = ValidationTable(r)
+	if len(rows) != 7 || rows[0][0] != "runoff: img-a + use, one model (mean ± sd over 3 seeds)" ||
+		rows[1][0] != "runoff: img-b + use, one model (mean ± sd over 3 seeds) ✓" || rows[1][5] != "0.430 ± 0.020" {
+		t.Errorf("runoff rows %q", rows[:2])
+	}
 }
 
 // TestHubGallery: the photos the correction lowers most come first, those it lowers least

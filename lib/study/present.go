@@ -70,6 +70,8 @@ func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 		"provenance": results.Here(r.Encoders[0], r.Encoders[1]),
 		"settings":   in.Run,
 		"protocol": "choices on validation (valid_photos held-out training photos, their Flickr8k captions), among them " +
+			"the two-tower's encoders (encoder_trials: one model each; encoder_runoff: the two best trained with every " +
+			"validation seed, the higher mean MRR of one model wins), " +
 			"whether the two-tower score is the mean cosine of every seed's model (ensemble_validation: one model, mean ± sd " +
 			"over the validation seeds, against their ensemble, ± jackknife; ensemble: the choice) and the β of the " +
 			"two-tower's hubness correction (hubness_trials; hubness_scale: the choice, 0 = plain cosines); " +
@@ -80,6 +82,7 @@ func WriteRetrieval(in *Inputs, r *RetrievalReport) error {
 		"valid_photos":          r.ValidPhotos,
 		"valid_queries":         r.ValidQueries,
 		"encoder_trials":        r.Trials,
+		"encoder_runoff":        r.Runoff,
 		"two_tower_encoders":    r.Encoders,
 		"two_tower_settings":    r.Settings,
 		"ensemble_validation":   r.EnsembleValid,

@@ -1,6 +1,7 @@
 package study
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -24,8 +25,9 @@ import (
 // The two-tower's candidate encoders, in the order the tables show them; those that cannot
 // be opened are left out. Joined image encoders ("a+b") concatenate their parts' vectors.
 var (
-	TwoTowerImages = []string{"inception-mixed5", "inception-mixed5+centernet-pool", "inception-mixed5+centernet-pool+centernet-classes"}
-	TwoTowerTexts  = []string{"glove-mean", "use"}
+	TwoTowerImages = []string{"inception-mixed5", "inception-mixed5+centernet-pool", "inception-mixed5+centernet-pool+centernet-classes",
+		"inception-mixed5+centernet-pool+centernet-counts"}
+	TwoTowerTexts = []string{"glove-mean", "use"}
 )
 
 // RankStats are the retrieval metrics of one variant over a set of queries.
@@ -53,6 +55,15 @@ type EncoderTrial struct {
 	Image   string    `json:"image"`
 	Text    string    `json:"text"`
 	Allowed RankStats `json:"allowed"`
+}
+
+// RunoffTrial is one of the two best encoder trials trained with every validation seed:
+// its one model's metrics, mean ± sd over the seeds (and seed by seed).
+type RunoffTrial struct {
+	Image   string      `json:"image"`
+	Text    string      `json:"text"`
+	Single  RankSpread  `json:"single"`
+	PerSeed []RankStats `json:"single_per_seed"`
 }
 
 // VariantResult is one search variant on a set of queries: over those the content filter
@@ -100,13 +111,16 @@ type HubnessTrial struct {
 type RetrievalReport struct {
 	// Validation: ValidPhotos of the seed split's validation photos and their Flickr8k
 	// captions; every choice below is made there.
-	ValidPhotos  int                `json:"valid_photos"`
-	ValidQueries int                `json:"valid_queries"`
-	Trials       []EncoderTrial     `json:"encoder_trials"`
-	Encoders     [2]string          `json:"encoders"` // chosen two-tower image, text
-	Settings     retrieval.Settings `json:"settings"`
-	Curve        []retrieval.Epoch  `json:"curve"`
-	CurveBest    int                `json:"curve_best_epoch"`
+	ValidPhotos  int            `json:"valid_photos"`
+	ValidQueries int            `json:"valid_queries"`
+	Trials       []EncoderTrial `json:"encoder_trials"`
+	// Runoff holds the two best Trials trained with every seed (empty with one seed or one
+	// trial): the higher mean MRR of one model chose Encoders.
+	Runoff    []RunoffTrial      `json:"encoder_runoff,omitempty"`
+	Encoders  [2]string          `json:"encoders"` // chosen two-tower image, text
+	Settings  retrieval.Settings `json:"settings"`
+	Curve     []retrieval.Epoch  `json:"curve"`
+	CurveBest int                `json:"curve_best_epoch"`
 	// ValidSeeds are the chosen encoders' validation two-towers, seed by seed (the first
 	// is the trial's); EnsembleValid compares one of them with their ensemble (nil with one
 	// seed), and Ensemble is the choice, made there once, before the variants: the search's
@@ -310,8 +324,6 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	var best *trial
-	bestMRR := -1.0
 	for _, t := range trials {
 		cfg := searchConfig(search.VariantTwoTower, []string{retrieval.Dir(t.model.Name)}, r)
 		vr, err := evaluateVariant(cfg, search.VariantTwoTower, validPaths, validQ)
@@ -319,30 +331,42 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 			return nil, err
 		}
 		r.Trials = append(r.Trials, EncoderTrial{Image: t.img.Encoder, Text: t.txt.Encoder, Allowed: vr.Allowed})
-		if vr.Allowed.MRR > bestMRR {
-			best, bestMRR = t, vr.Allowed.MRR
-		}
 	}
-	r.Encoders = [2]string{best.img.Encoder, best.txt.Encoder}
-	r.Curve, r.CurveBest = best.model.History, best.model.BestEpoch
-
-	// 2. The ensemble of the seeds: the chosen encoders' validation two-tower with every
-	// seed (the trial's is the first), one model against the mean of their cosines.
+	// The two best trials (by MRR, the first listed on ties) go to the runoff.
+	order := make([]int, len(trials))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(r.Trials[b].Allowed.MRR, r.Trials[a].Allowed.MRR) })
 	seeds := in.Run.Config.Seeds
-	r.ValidSeeds = make([]string, seeds)
-	r.ValidSeeds[0] = retrieval.Dir(best.model.Name)
-	twoTowers := r.ValidSeeds[:1]
+	finalists := order[:1]
+	if seeds > 1 && len(order) > 1 {
+		finalists = order[:2]
+	}
+
+	// 2. The runoff and the ensemble of the seeds: each finalist's validation two-tower
+	// with every seed (the trial's is the first). One seed cannot tell close encoders
+	// apart, so the finalist whose one model has the higher mean MRR over the seeds wins;
+	// then its one model against the mean of its seeds' cosines.
+	seedDirs := make([][]string, len(finalists))
+	for f, ti := range finalists {
+		seedDirs[f] = make([]string, seeds)
+		seedDirs[f][0] = retrieval.Dir(trials[ti].model.Name)
+	}
+	winner := 0
 	if seeds > 1 {
-		bar = progress.New("two-tower validation seeds", seeds-1)
-		err = parallel(seeds-1, func(i int) error {
+		bar = progress.New("two-tower validation seeds", len(finalists)*(seeds-1))
+		err = parallel(len(finalists)*(seeds-1), func(j int) error {
+			f, i := j/(seeds-1), j%(seeds-1)
+			t := trials[finalists[f]]
 			si := s
 			si.Seed = evaluate.Seed(i + 1)
-			m, err := retrieval.TrainOn(trainPairs, best.img, best.txt, si)
+			m, err := retrieval.TrainOn(trainPairs, t.img, t.txt, si)
 			if err != nil {
 				return err
 			}
 			m.Name = fmt.Sprintf("valid-%s-seed%d", m.Name, si.Seed)
-			r.ValidSeeds[i+1] = retrieval.Dir(m.Name)
+			seedDirs[f][i+1] = retrieval.Dir(m.Name)
 			bar.Add(1)
 			return m.Save("")
 		})
@@ -350,9 +374,27 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		singles, ens, _, err := ensembleStats(r.ValidSeeds, func(dirs []string) (VariantResult, error) {
+		eval := func(dirs []string) (VariantResult, error) {
 			return evaluateVariant(searchConfig(search.VariantTwoTower, dirs, r), search.VariantTwoTower, validPaths, validQ)
-		})
+		}
+		if len(finalists) > 1 {
+			for f, ti := range finalists {
+				per := make([]RankStats, seeds)
+				for i, dir := range seedDirs[f] {
+					vr, err := eval([]string{dir})
+					if err != nil {
+						return nil, err
+					}
+					per[i] = vr.Allowed
+				}
+				r.Runoff = append(r.Runoff, RunoffTrial{Image: trials[ti].img.Encoder, Text: trials[ti].txt.Encoder, Single: spread(per), PerSeed: per})
+				if r.Runoff[f].Single.MRR.Mean > r.Runoff[winner].Single.MRR.Mean {
+					winner = f
+				}
+			}
+		}
+		r.ValidSeeds = seedDirs[winner]
+		singles, ens, _, err := ensembleStats(r.ValidSeeds, eval)
 		if err != nil {
 			return nil, err
 		}
@@ -361,13 +403,19 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 			single[i] = v.Allowed
 		}
 		r.EnsembleValid = &EnsembleTrial{Single: spread(single), Ensemble: ens, PerSeed: single}
-		if r.Ensemble = ens.MRR.Mean > r.EnsembleValid.Single.MRR.Mean; r.Ensemble {
-			twoTowers = r.ValidSeeds
-		}
+		r.Ensemble = ens.MRR.Mean > r.EnsembleValid.Single.MRR.Mean
+	}
+	best := trials[finalists[winner]]
+	r.ValidSeeds = seedDirs[winner]
+	r.Encoders = [2]string{best.img.Encoder, best.txt.Encoder}
+	r.Curve, r.CurveBest = best.model.History, best.model.BestEpoch
+	twoTowers := r.ValidSeeds[:1]
+	if r.Ensemble {
+		twoTowers = r.ValidSeeds
 	}
 
 	// 3. The hubness correction's β, on the two-tower variant.
-	bestMRR = -1
+	bestMRR := -1.0
 	for _, b := range HubnessScales {
 		r.HubnessScale = b
 		vr, err := evaluateVariant(searchConfig(search.VariantTwoTower, twoTowers, r), search.VariantTwoTower, validPaths, validQ)

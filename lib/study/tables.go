@@ -182,11 +182,18 @@ func spreadRow(s RankSpread) []string {
 }
 
 // ValidationTable is every search variant on the validation photos with the chosen
-// encoders, after the two-tower's choices: one model (mean ± sd over the validation seeds)
+// encoders, after the two-tower's choices: the runoff of the two best encoder pairs, one model (mean ± sd over the validation seeds)
 // or the mean cosine of every seed's model (± its jackknife spread), then the hubness
 // correction's β.
 func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 	var rows [][]string
+	for _, t := range r.Runoff {
+		name := fmt.Sprintf("runoff: %s + %s, one model (mean ± sd over %d seeds)", t.Image, t.Text, t.Single.Seeds)
+		if t.Image == r.Encoders[0] && t.Text == r.Encoders[1] {
+			name += " ✓"
+		}
+		rows = append(rows, append(append([]string{name}, spreadRow(t.Single)...), "—"))
+	}
 	if e := r.EnsembleValid; e != nil {
 		one, ens := fmt.Sprintf("two-tower: one model (mean ± sd over %d seeds)", e.Single.Seeds),
 			fmt.Sprintf("two-tower: ensemble, mean cosine of %d seeds (± jackknife)", e.Ensemble.Seeds)
