@@ -647,7 +647,7 @@ func init() {
 	}
 }
 
-// centerNetDims are the widths of the three outputs of one CenterNet pass.
+// centerNetDims are the widths of the four outputs of one CenterNet pass.
 var centerNetDims = map[string]int{
 	CenterNetPoolName: centerNetPoolDim, CenterNetClassesName: centerNetClasses, CenterNetCountsName: centerNetCountsDim,
 	centerNetDetectionsName: 6 * centerNetTopK,
@@ -682,7 +682,7 @@ func (e *centerNetEncoder) Embed(imgs []image.Image) ([][]float32, error) {
 	return all[e.name], nil
 }
 
-// Joint lists the three outputs of the shared pass.
+// Joint lists the four outputs of the shared pass.
 func (e *centerNetEncoder) Joint() []JointOutput {
 	return []JointOutput{
 		{CenterNetPoolName, centerNetPoolDim}, {CenterNetClassesName, centerNetClasses}, {CenterNetCountsName, centerNetCountsDim},

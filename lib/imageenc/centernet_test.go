@@ -130,9 +130,6 @@ func TestSelectObjects(t *testing.T) {
 	}
 }
 
-// TestCenterNetEncodersAndObjects: one CenterNet pass fills the caches of its four
-// outputs; the registry's encoders and Objects read them back; a photo that cannot be
-// decoded is one error naming it.
 // TestCounts: log(1 + objects) per class, the last value 1 only when nothing was found.
 func TestCounts(t *testing.T) {
 	dog, person := 16, 0
@@ -152,6 +149,9 @@ func TestCounts(t *testing.T) {
 	}
 }
 
+// TestCenterNetEncodersAndObjects: one CenterNet pass fills the caches of its four
+// outputs; the registry's encoders and Objects read them back; a photo that cannot be
+// decoded is one error naming it.
 func TestCenterNetEncodersAndObjects(t *testing.T) {
 	paths, imgs := centerNetPhotos(t, 2)
 	dir := t.TempDir()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/withsense/withsense/lib/dataset"
@@ -374,8 +375,19 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Each set of models is evaluated once: the winner's seeds alone are the runoff's
+		// and the ensemble comparison's.
+		evaluated := map[string]VariantResult{}
 		eval := func(dirs []string) (VariantResult, error) {
-			return evaluateVariant(searchConfig(search.VariantTwoTower, dirs, r), search.VariantTwoTower, validPaths, validQ)
+			key := strings.Join(dirs, "\x00")
+			if vr, ok := evaluated[key]; ok {
+				return vr, nil
+			}
+			vr, err := evaluateVariant(searchConfig(search.VariantTwoTower, dirs, r), search.VariantTwoTower, validPaths, validQ)
+			if err == nil {
+				evaluated[key] = vr
+			}
+			return vr, err
 		}
 		if len(finalists) > 1 {
 			for f, ti := range finalists {
@@ -393,8 +405,7 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 				}
 			}
 		}
-		r.ValidSeeds = seedDirs[winner]
-		singles, ens, _, err := ensembleStats(r.ValidSeeds, eval)
+		singles, ens, _, err := ensembleStats(seedDirs[winner], eval)
 		if err != nil {
 			return nil, err
 		}

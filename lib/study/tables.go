@@ -182,9 +182,9 @@ func spreadRow(s RankSpread) []string {
 }
 
 // ValidationTable is every search variant on the validation photos with the chosen
-// encoders, after the two-tower's choices: the runoff of the two best encoder pairs, one model (mean ± sd over the validation seeds)
-// or the mean cosine of every seed's model (± its jackknife spread), then the hubness
-// correction's β.
+// encoders, after the two-tower's choices: the runoff of the two best encoder pairs, one
+// model (mean ± sd over the validation seeds) or the mean cosine of every seed's model (±
+// its jackknife spread), then the hubness correction's β.
 func ValidationTable(r *RetrievalReport) ([]string, [][]string) {
 	var rows [][]string
 	for _, t := range r.Runoff {
