@@ -105,7 +105,7 @@ test-go: testgraphs
 # The notebooks under test run a smaller configuration than the report (fewer encoder pairs,
 # seeds and epochs: lib/settings) and train into their own folder, so `make test` stays short and
 # never replaces the models `make report` trained for the search.
-TEST_SET ?= study.seeds=2; mlp.max_epochs=40; twotower.epochs=10; study.texts=["glove-mean","use"]; study.images=["inception-mixed5","centernet-pool"]; study.two_tower_images=["inception-mixed5","inception-mixed5+centernet-pool"]
+TEST_SET ?= study.seeds=2; study.two_tower_seeds=2; mlp.max_epochs=40; twotower.epochs=10; study.texts=["glove-mean","use"]; study.images=["inception-mixed5","centernet-pool"]; study.two_tower_images=["inception-mixed5","inception-mixed5+centernet-pool"]
 TEST_ENV = WITH_SENSE_SET='$(TEST_SET)' WITH_SENSE_TRAINED=$(ROOT)/data/cache/test-models WITH_SENSE_ROOT=$(ROOT)
 
 # Executes every notebook headless into a scratch folder; a failed cell fails the target.

@@ -18,7 +18,7 @@ import (
 const ReproEnv = "WITH_SENSE_REPRO"
 
 // reproSettings is the small configuration: one encoder pair, two seeds, few epochs.
-const reproSettings = `study.seeds=2; study.texts=["glove-mean"]; study.images=["inception-mixed5"];
+const reproSettings = `study.seeds=2; study.two_tower_seeds=2; study.texts=["glove-mean"]; study.images=["inception-mixed5"];
 study.two_tower_texts=["glove-mean"]; study.two_tower_images=["inception-mixed5"]; mlp.max_epochs=4; twotower.epochs=2`
 
 // TestReproducible runs the study's models and retrieval twice from empty study caches and

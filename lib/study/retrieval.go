@@ -185,8 +185,8 @@ type EnsembleTest struct {
 const ChosenOnRetrieval = "validation: the Flickr8k captions of held-out training photos (from the seed split's validation side) ranked among those photos by search.Searcher; best MRR over the queries the filter allows"
 
 // Retrieval chooses the two-tower's encoders, whether the search averages the cosines of
-// its Config.Seeds seeds (an ensemble), and the search's default variant on validation
-// photos, trains the final two-tower (Config.Seeds seeds, saved under models/retrieval/),
+// its Config.TwoTowerSeeds seeds (an ensemble), and the search's default variant on validation
+// photos, trains the final two-tower (Config.TwoTowerSeeds seeds, saved under models/retrieval/),
 // evaluates the choice once on the test queries through the search itself, and computes
 // the out-of-fold correlations. models must come from Models (its
 // best MLP is the reranker and the blend's partner). Cached like Models.
@@ -339,7 +339,7 @@ func runRetrieval(in *Inputs, models *ModelsReport) (*RetrievalReport, error) {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(r.Trials[b].Allowed.MRR, r.Trials[a].Allowed.MRR) })
-	seeds := in.Run.Config.Seeds
+	seeds := in.Run.Config.TwoTowerSeeds
 	finalists := order[:1]
 	if seeds > 1 && len(order) > 1 {
 		finalists = order[:2]

@@ -98,12 +98,12 @@ func TestWriteOOF(t *testing.T) {
 // TestCurrentRunSettings: every section's names are checked when the run starts, even for
 // models whose results will come from the cache.
 func TestCurrentRunSettings(t *testing.T) {
-	t.Setenv(settings.Env, "study.seeds=3; mlp.max_epochs=7; twotower.dim=64")
+	t.Setenv(settings.Env, "study.seeds=3; study.two_tower_seeds=4; mlp.max_epochs=7; twotower.dim=64")
 	r, err := CurrentRun()
-	if err != nil || r.Config.Seeds != 3 || r.Set["mlp.max_epochs"] != "7" {
+	if err != nil || r.Config.Seeds != 3 || r.Config.TwoTowerSeeds != 4 || r.Set["mlp.max_epochs"] != "7" {
 		t.Fatalf("run %+v, %v", r, err)
 	}
-	for _, bad := range []string{"mlp.max_epoch=7", "mpl.max_epochs=7", "twotower.dims=64", "study.seeds=0"} {
+	for _, bad := range []string{"mlp.max_epoch=7", "mpl.max_epochs=7", "twotower.dims=64", "study.seeds=0", "study.two_tower_seeds=0", "study.two_tower_seeds=51"} {
 		t.Setenv(settings.Env, bad)
 		if _, err := CurrentRun(); err == nil {
 			t.Errorf("%s: no error", bad)
