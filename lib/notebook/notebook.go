@@ -1,6 +1,10 @@
 // Package notebook holds the few display helpers the GoNB notebooks share, so their cells
 // stay one-line calls: show a chart, a table, a paragraph, or stop the cell on an error.
 // Outside a notebook (tests, command line) the display functions print nothing.
+//
+// Each display returns once GoNB has taken it (gonbui.Sync): GoNB closes its end of the
+// pipe when the cell's program exits, so output still in the pipe at that moment is lost,
+// which left a cell that displays and ends at once (notebook 01's first) empty in a cold run.
 package notebook
 
 import (
@@ -30,10 +34,14 @@ func Check(err error) {
 func SVG(svg string, err error) {
 	Check(err)
 	gonbui.DisplaySVG(svg)
+	gonbui.Sync()
 }
 
 // HTML shows raw HTML (a gallery, a table).
-func HTML(html string) { gonbui.DisplayHTML(html) }
+func HTML(html string) {
+	gonbui.DisplayHTML(html)
+	gonbui.Sync()
+}
 
 // Markdown shows formatted text; args format it like fmt.Sprintf. Without args the text is
 // shown as it is, so a paragraph lib has already formatted keeps its "%" signs.
@@ -42,6 +50,7 @@ func Markdown(format string, args ...any) {
 		format = fmt.Sprintf(format, args...)
 	}
 	gonbui.DisplayMarkdown(format)
+	gonbui.Sync()
 }
 
 // Table shows a header and rows.

@@ -98,6 +98,7 @@ func (b *Bar) Done() {
 	if b.displayID != "" {
 		gonbui.UpdateHTML(b.displayID, "")
 		gonbui.DisplayHTML("<pre>" + summary + "</pre>")
+		gonbui.Sync() // taken by GoNB before the cell can end (see package notebook)
 		return
 	}
 	fmt.Fprintf(os.Stderr, "\r%s%s\n", summary, strings.Repeat(" ", 20))
