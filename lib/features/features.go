@@ -19,10 +19,11 @@ import (
 
 // The encoders the study compares, best expected first. The ONNX ones (resnet50, minilm)
 // are the original study's and need `make models-onnx`; where their files are missing
-// they are reported as unavailable and the offline encoders carry the study.
+// they are reported as unavailable and the offline encoders carry the study. A joined text
+// encoder ("use+glove-mean", textenc.Join) puts its parts' unit vectors side by side.
 var (
 	ImageEncoders = []string{"resnet50", "inception-mixed5", "inception-pool", "centernet-pool", "centernet-classes", "centernet-counts"}
-	TextEncoders  = []string{"minilm", "glove-mean", "glove-sif", "use"}
+	TextEncoders  = []string{"minilm", "glove-mean", "glove-sif", "use", "use+glove-mean"}
 )
 
 // Table maps keys (a photo's file name, or a text) to one encoder's L2-normalised vectors.

@@ -14,6 +14,8 @@ type Registry[T any] struct {
 	kind      string
 	mu        sync.Mutex
 	factories map[string]func() (T, error)
+	// join, when set (Joins), builds the value of a name "a+b" from its parts'.
+	join func(name string, parts []T) (T, error)
 }
 
 // New returns an empty registry; kind ("image encoder") appears in error messages.
@@ -31,6 +33,14 @@ func (r *Registry[T]) Register(name string, f func() (T, error)) {
 	r.factories[name] = f
 }
 
+// Joins lets Open build a name "a+b+…" that is not registered itself: each part is opened
+// (it must be registered) and join makes one value of them.
+func (r *Registry[T]) Joins(join func(name string, parts []T) (T, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.join = join
+}
+
 // Names lists the registered names, sorted.
 func (r *Registry[T]) Names() []string {
 	r.mu.Lock()
@@ -43,14 +53,39 @@ func (r *Registry[T]) Names() []string {
 	return names
 }
 
-// Open builds the named value; an unknown name gets an error listing the known ones.
+// Open builds the named value; an unknown name gets an error listing the known ones. With
+// Joins, a name "a+b" that is not registered is built from its registered parts.
 func (r *Registry[T]) Open(name string) (T, error) {
+	var zero T
+	if f, ok := r.factory(name); ok {
+		return f()
+	}
 	r.mu.Lock()
-	f, ok := r.factories[name]
+	join := r.join
 	r.mu.Unlock()
-	if !ok {
-		var zero T
+	if join == nil || !strings.Contains(name, "+") {
 		return zero, fmt.Errorf("unknown %s %q (have: %s)", r.kind, name, strings.Join(r.Names(), ", "))
 	}
-	return f()
+	parts := strings.Split(name, "+")
+	vals := make([]T, len(parts))
+	for i, p := range parts {
+		f, ok := r.factory(p)
+		if !ok {
+			return zero, fmt.Errorf("%s %q: unknown part %q (have: %s)", r.kind, name, p, strings.Join(r.Names(), ", "))
+		}
+		v, err := f()
+		if err != nil {
+			return zero, err
+		}
+		vals[i] = v
+	}
+	return join(name, vals)
+}
+
+// factory returns the factory registered under name.
+func (r *Registry[T]) factory(name string) (func() (T, error), bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, ok := r.factories[name]
+	return f, ok
 }

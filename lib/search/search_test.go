@@ -118,23 +118,26 @@ func TestRerankAndBlend(t *testing.T) {
 }
 
 // TestNotUnderstood: a query that passes the filter but has no word GloVe knows gets a
-// message naming the supported languages, not the encoder's internal text.
+// message naming the supported languages, not the encoder's internal text; through GloVe
+// alone and through USE joined with it (whose USE part would embed any letters).
 func TestNotUnderstood(t *testing.T) {
-	enc, err := textenc.Encoders.Open("glove-mean")
-	if err != nil {
-		t.Skip(err)
-	}
-	img := make([]float32, enc.Dim())
-	img[0] = 1
-	s := &Searcher{Paths: []string{"a.jpg"}, Scorer: &CosineScorer{Label: "glove", Text: enc, Images: [][]float32{img}}}
-	_, err = s.Search("zzqxv blorptangle", 1)
-	var nu *NotUnderstoodError
-	if !errors.As(err, &nu) || !errors.Is(err, textenc.ErrNoWords) ||
-		err.Error() != `the search does not understand "zzqxv blorptangle": describe the scene in English, e.g. "two dogs running through shallow water"` {
-		t.Errorf("query of words GloVe does not know: %v", err)
-	}
-	if ans, err := s.Search("a dog in the water", 1); err != nil || len(ans.Results) != 1 {
-		t.Errorf("English query: %+v, %v", ans, err)
+	for _, name := range []string{"glove-mean", "use+glove-mean"} {
+		enc, err := textenc.Encoders.Open(name)
+		if err != nil {
+			t.Skip(err)
+		}
+		img := make([]float32, enc.Dim())
+		img[0] = 1
+		s := &Searcher{Paths: []string{"a.jpg"}, Scorer: &CosineScorer{Label: name, Text: enc, Images: [][]float32{img}}}
+		_, err = s.Search("zzqxv blorptangle", 1)
+		var nu *NotUnderstoodError
+		if !errors.As(err, &nu) || !errors.Is(err, textenc.ErrNoWords) ||
+			err.Error() != `the search does not understand "zzqxv blorptangle": describe the scene in English, e.g. "two dogs running through shallow water"` {
+			t.Errorf("%s: query of words GloVe does not know: %v", name, err)
+		}
+		if ans, err := s.Search("a dog in the water", 1); err != nil || len(ans.Results) != 1 {
+			t.Errorf("%s: English query: %+v, %v", name, ans, err)
+		}
 	}
 }
 

@@ -24,11 +24,12 @@ import (
 )
 
 // The two-tower's candidate encoders, in the order the tables show them; those that cannot
-// be opened are left out. Joined image encoders ("a+b") concatenate their parts' vectors.
+// be opened are left out. Joined encoders ("a+b", image or text) concatenate their parts'
+// unit vectors.
 var (
 	TwoTowerImages = []string{"inception-mixed5", "inception-mixed5+centernet-pool", "inception-mixed5+centernet-pool+centernet-classes",
 		"inception-mixed5+centernet-pool+centernet-counts"}
-	TwoTowerTexts = []string{"glove-mean", "use"}
+	TwoTowerTexts = []string{"glove-mean", "use", "use+glove-mean"}
 )
 
 // RankStats are the retrieval metrics of one variant over a set of queries.

@@ -23,10 +23,10 @@ import (
 
 // The encoders whose pairs the models are compared on, in table order (notebook 02 compares
 // every encoder of lib/features; glove-sif and inception-pool, measured weaker there, are left
-// out of the model table to keep the report's training time down). A joined image encoder
-// ("a+b") concatenates its parts.
+// out of the model table to keep the report's training time down). A joined encoder ("a+b",
+// image or text) concatenates its parts' unit vectors.
 var (
-	ModelTexts  = []string{"minilm", "glove-mean", "use"}
+	ModelTexts  = []string{"minilm", "glove-mean", "use", "use+glove-mean"}
 	ModelImages = []string{"resnet50", "inception-mixed5", "centernet-pool", "inception-mixed5+centernet-pool"}
 )
 

@@ -16,5 +16,5 @@ type Encoder interface {
 
 // Encoders is the registry of text encoders. A factory loads (and if needed fetches) its
 // weights; one whose weights are missing returns an error that names the file and says
-// how to get it.
+// how to get it. A name "a+b" opens the registered encoders a and b joined (Join).
 var Encoders = registry.New[Encoder]("text encoder")
