@@ -110,3 +110,27 @@ func TestCurrentRunSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestRunoffPairs: the runoff takes the pairs of the lowest kept cells, each pair once,
+// lowest first, and ignores cells the filter drops (a constant model's, here).
+func TestRunoffPairs(t *testing.T) {
+	designs := []evaluate.Design{{Text: "t1", Image: "i1"}, {Text: "t1", Image: "i2"}, {Text: "t2", Image: "i1"}}
+	cells := []evaluate.Cell{
+		{Model: "mlp", Text: "t1", Image: "i1", MAE: 0.16},
+		{Model: "median", Text: "t1", Image: "i2", MAE: 0.10},
+		{Model: "mlp", Text: "t1", Image: "i2", MAE: 0.155},
+		{Model: "mlp2", Text: "t1", Image: "i2", MAE: 0.151},
+		{Model: "mlp", Text: "t2", Image: "i1", MAE: 0.152},
+	}
+	keep := func(c evaluate.Cell) bool { return c.Model != "median" }
+	var got []string
+	for _, d := range runoffPairs(cells, designs, keep, 2) {
+		got = append(got, d.Name())
+	}
+	if want := []string{"t1 + i2", "t2 + i1"}; !slices.Equal(got, want) {
+		t.Errorf("runoff pairs %v, want %v", got, want)
+	}
+	if one := runoffPairs(cells, designs, keep, 1); len(one) != 1 || one[0].Name() != "t1 + i2" {
+		t.Errorf("one finalist: %v", one)
+	}
+}

@@ -38,7 +38,7 @@ func EncodersLine(in *Inputs) string {
 }
 
 // MAEChart draws the validation MAE of every model on every encoder pair (seeded models: on
-// the chosen pair the mean over seeds, elsewhere one seed).
+// the runoff's two pairs the mean over seeds, elsewhere one seed).
 func MAEChart(r *ModelsReport) (string, error) {
 	var embeddings, models []string
 	byEmb := map[string]map[string]float64{}
@@ -118,6 +118,13 @@ func ModelsConclusion(r *ModelsReport) string {
 	best, base, mlp := r.Best, r.Baseline, r.BestMLP
 	var b strings.Builder
 	fmt.Fprintf(&b, "* Encoder pair chosen on validation (%s): **%s**.\n", r.ChosenOn, r.Chosen)
+	if len(r.Runoff) > 1 {
+		var parts []string
+		for _, c := range r.Runoff {
+			parts = append(parts, fmt.Sprintf("%s + %s: %s %s", c.Text, c.Image, c.Model, PM("%.4f", c.MAE, c.SD)))
+		}
+		fmt.Fprintf(&b, "  Runoff over %d seeds: %s.\n", r.Runoff[0].Seeds, strings.Join(parts, "; "))
+	}
 	fmt.Fprintf(&b, "* The constant baseline (%s) reaches validation MAE **%.4f**; the best MLP, **%s**, **%s** over %d seeds (%.1f %% lower).\n",
 		base.Model, base.MAE, mlp.Model, PM("%.4f", mlp.MAE, mlp.SD), mlp.Seeds, 100*(base.MAE-mlp.MAE)/base.MAE)
 	if beyond(mlp.MAE, mlp.SD, base.MAE, base.SD) {
