@@ -107,7 +107,7 @@ func runModels(in *Inputs) (*ModelsReport, error) {
 	// The runoff: the two pairs whose best MLP is lowest with one seed, each with every
 	// seed; the pair whose best MLP is lowest over the seeds is chosen. One seed cannot
 	// tell close pairs apart: 0.1508 against 0.1513 with one seed were 0.1551 against
-	// 0.1513 over five.
+	// 0.1526 over five.
 	isM := func(c evaluate.Cell) bool { return isMLP(cands, c.Model) }
 	finalists := runoffPairs(screen, designs, isM, min(seeds, 2))
 	heads, err := evaluate.Compare(in.Samples, finalists, cands, seeds, fits)
