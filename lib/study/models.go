@@ -66,9 +66,9 @@ type ModelCorrelation struct {
 
 // Models runs the comparison of evaluate.Candidates on every encoder pair of in (seeded
 // models once), trains every seeded model with Config.Seeds seeds on the two pairs whose
-// best MLP is lowest and chooses the lower over the seeds (the seed's validation split), computes the out-of-fold predictions
-// and benchmark correlations on that pair, and saves the best MLP under models/mlp/. The
-// report is cached (see package doc).
+// best MLP is lowest and chooses the lower over the seeds (the seed's validation split),
+// computes the out-of-fold predictions and benchmark correlations on that pair, and saves
+// the best MLP under models/mlp/. The report is cached (see package doc).
 func Models(in *Inputs) (*ModelsReport, error) {
 	k, err := key(in, "models", []string{"models.go"}, []string{"lib/evaluate"})
 	if err != nil {
@@ -116,10 +116,10 @@ func runModels(in *Inputs) (*ModelsReport, error) {
 	}
 	var chosen evaluate.Design
 	var head []evaluate.Cell
-	for _, d := range finalists {
+	for i, d := range finalists {
 		cells := slices.DeleteFunc(slices.Clone(heads), func(c evaluate.Cell) bool { return evaluate.Embedding(c.Text, c.Image) != d.Name() })
 		r.Runoff = append(r.Runoff, evaluate.Best(cells, isM))
-		if head == nil || r.Runoff[len(r.Runoff)-1].MAE < evaluate.Best(head, isM).MAE {
+		if i == 0 || r.Runoff[i].MAE < evaluate.Best(head, isM).MAE {
 			chosen, head = d, cells
 		}
 	}
@@ -159,10 +159,10 @@ func runoffPairs(screen []evaluate.Cell, designs []evaluate.Design, keep func(ev
 	slices.SortStableFunc(cells, func(a, b evaluate.Cell) int { return cmp.Compare(a.MAE, b.MAE) })
 	var out []evaluate.Design
 	for _, c := range cells {
-		i := slices.IndexFunc(designs, func(d evaluate.Design) bool { return d.Text == c.Text && d.Image == c.Image })
 		if len(out) == n {
 			break
 		}
+		i := slices.IndexFunc(designs, func(d evaluate.Design) bool { return d.Text == c.Text && d.Image == c.Image })
 		if i >= 0 && !slices.ContainsFunc(out, func(o evaluate.Design) bool { return o.Name() == designs[i].Name() }) {
 			out = append(out, designs[i])
 		}
